@@ -1,0 +1,132 @@
+"""The QKeras encoder of SPEC section 4, a float decoder, and the autoencoder.
+
+The encoder takes the converter's 8-bit inputs in image layout and produces the
+16 quantised outputs. For training, the outputs pass through the e-link
+truncation (floor to b bits, straight-through gradient) before the decoder, so
+the decoder learns from exactly what the links carry. The decoder (float, runs
+off-detector) ends in a softmax over the 48 TCs: a unit-sum module.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu  # noqa: E402
+from tensorflow import keras  # noqa: E402
+
+from asicgen.arch import EncoderArch  # noqa: E402
+from training.geometry import layout_by_name  # noqa: E402
+
+ENCODER_NAME = "encoder"
+CONV_LAYER = "conv"
+DENSE_LAYER = "dense"
+
+
+def weight_quantizer(arch: EncoderArch) -> quantized_bits:
+    return quantized_bits(arch.weight_bits, 0, alpha=1)
+
+
+def build_encoder(arch: EncoderArch) -> keras.Model:
+    wq = weight_quantizer(arch)
+    inputs = keras.Input(shape=arch.input_shape, name="tc_image")
+    x = QConv2D(arch.conv_filters, arch.conv_kernel, strides=arch.conv_stride, padding="same",
+                kernel_quantizer=wq, bias_quantizer=wq, name=CONV_LAYER)(inputs)
+    x = QActivation(quantized_relu(arch.conv_act_bits, 1), name="conv_relu")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = QDense(arch.dense_units, kernel_quantizer=wq, bias_quantizer=wq, name=DENSE_LAYER)(x)
+    outputs = QActivation(quantized_relu(arch.output_bits, 1), name="latent")(x)
+    return keras.Model(inputs, outputs, name=ENCODER_NAME)
+
+
+class ElinkTruncation(keras.layers.Layer):
+    """Keep `bits` MSBs of each output: floor(x 2^(b-1)) / 2^(b-1), saturating at
+    2 - 2^-(b-1) (SPEC section 6). Gradient passes straight through."""
+
+    def __init__(self, bits: int, **kwargs):
+        super().__init__(**kwargs)
+        self.bits = bits
+
+    def call(self, x):
+        step = 2.0 ** (self.bits - 1)
+        top = 2.0 - 1.0 / step
+        truncated = tf.minimum(tf.floor(x * step) / step, top)
+        return x + tf.stop_gradient(truncated - x)
+
+    def get_config(self):
+        return {**super().get_config(), "bits": self.bits}
+
+
+class CalqGather(keras.layers.Layer):
+    """Image (rows, cols, channels) -> 48 TCs in CALQ order."""
+
+    def __init__(self, indices: list[int], **kwargs):
+        super().__init__(**kwargs)
+        self.indices = list(indices)
+
+    def call(self, x):
+        flat = tf.reshape(x, (-1, int(np.prod(x.shape[1:]))))
+        return tf.gather(flat, self.indices, axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "indices": self.indices}
+
+
+def build_decoder(arch: EncoderArch) -> keras.Model:
+    layout = layout_by_name(arch.layout)
+    rows, cols, channels = arch.input_shape
+    inputs = keras.Input(shape=(arch.dense_units,), name="latent_in")
+    r, c, f = arch.conv_output_shape
+    x = keras.layers.Dense(r * c * f, activation="relu", name="dec_dense")(inputs)
+    x = keras.layers.Reshape((r, c, f), name="dec_reshape")(x)
+    x = keras.layers.Conv2DTranspose(f, arch.conv_kernel, strides=arch.conv_stride,
+                                     padding="same", activation="relu", name="dec_deconv")(x)
+    x = keras.layers.Conv2D(channels, arch.conv_kernel, padding="same", name="dec_conv")(x)
+    logits = CalqGather(list(layout.flat_index_of_tc), name="dec_calq")(x)
+    outputs = keras.layers.Softmax(name="dec_unit_sum")(logits)
+    return keras.Model(inputs, outputs, name="decoder")
+
+
+def build_autoencoder(arch: EncoderArch, output_bits: int) -> tuple[keras.Model, keras.Model,
+                                                                      keras.Model]:
+    """(autoencoder, encoder, decoder); the autoencoder truncates to `output_bits`."""
+    encoder = build_encoder(arch)
+    decoder = build_decoder(arch)
+    inputs = keras.Input(shape=arch.input_shape, name="ae_in")
+    latent = encoder(inputs)
+    if output_bits < arch.output_bits:
+        latent = ElinkTruncation(output_bits, name="elink_truncation")(latent)
+    autoencoder = keras.Model(inputs, decoder(latent), name="autoencoder")
+    return autoencoder, encoder, decoder
+
+
+CUSTOM_OBJECTS = {"ElinkTruncation": ElinkTruncation, "CalqGather": CalqGather}
+
+
+def images_from_inputs(inputs: np.ndarray, arch: EncoderArch) -> np.ndarray:
+    """(N, 48) converter integers -> float32 images in the architecture's layout."""
+    scale = arch.input_type.scale
+    layout = layout_by_name(arch.layout)
+    return layout.to_image(inputs.astype(np.float32) / scale)
+
+
+def quantised_integer_weights(encoder: keras.Model, arch: EncoderArch) -> dict[str, np.ndarray]:
+    """The encoder's weights on the quantiser grid, as integers (value * 2^frac).
+
+    Order: conv kernel, conv bias, dense kernel, dense bias (SPEC section 8).
+    """
+    wq = weight_quantizer(arch)
+    scale = arch.weight_type.scale
+    out = {}
+    for layer_name in (CONV_LAYER, DENSE_LAYER):
+        kernel, bias = encoder.get_layer(layer_name).get_weights()
+        for part, value in (("kernel", kernel), ("bias", bias)):
+            quantised = np.asarray(wq(tf.constant(value, dtype=tf.float32))) * scale
+            ints = np.rint(quantised).astype(np.int64)
+            if not np.array_equal(ints, quantised):
+                raise AssertionError(f"{layer_name}.{part}: quantiser output is off the grid")
+            out[f"{layer_name}_{part}"] = ints
+    return out

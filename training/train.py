@@ -1,0 +1,331 @@
+"""Train the encoder for one detector region and write every artefact.
+
+`train_region` is what `asicgen train` runs: data -> converter -> QKeras
+autoencoder (with the region's e-link truncation) -> early-stopped training ->
+evaluation (EMD of the autoencoder and of the baselines at the same bit budget,
+overall and per occupancy bin) -> model files, integer weights, metrics, plots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from asicgen import __version__
+from asicgen.arch import EncoderArch
+from asicgen.atomic import atomic_path, write_text
+from asicgen.raw import ConfigError, check_keys, get_float, get_int, get_str, load_config_file
+from training.baselines import BASELINE_NAMES, budget_bits, make_baseline
+from training.codec import decode_tc, encode_tc
+from training.data import ModuleSet, region_modules, split
+from training.losses import LOSS_NAMES
+from training.metrics import Summary, emd_batch, summarise
+from training.normalise import convert_codes
+from training.regions import Region, resolve_region
+
+WEIGHTS_FORMAT = "asicgen-weights/1"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    seed: int = 1
+    epochs: int = 60
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    patience: int = 6
+    loss: str = "telescope"
+    validation_fraction: float = 0.2
+    #: modules to use (default: the region's own count)
+    modules: int | None = None
+    #: validation modules scored with EMD (the slow part of evaluation)
+    eval_modules: int = 20_000
+
+    @classmethod
+    def from_raw(cls, raw: Any, where: str = "training") -> TrainSettings:
+        fields = set(cls.__dataclass_fields__)
+        data = check_keys(raw, where, set(), fields)
+        values = asdict(cls())
+        for key in ("seed",):
+            if key in data:
+                values[key] = get_int(data, key, where, lo=0)
+        for key in ("epochs", "batch_size", "patience", "modules", "eval_modules"):
+            if key in data:
+                values[key] = get_int(data, key, where, lo=1)
+        if "learning_rate" in data:
+            values["learning_rate"] = get_float(data, "learning_rate", where, lo=1e-7, hi=1.0)
+        if "validation_fraction" in data:
+            values["validation_fraction"] = get_float(data, "validation_fraction", where,
+                                                      lo=0.01, hi=0.9)
+        if "loss" in data:
+            values["loss"] = get_str(data, "loss", where, choices=LOSS_NAMES)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    region: Region
+    arch: EncoderArch
+    settings: TrainSettings
+
+
+def load_job(region_arg: str, arch_name: str | None = None) -> TrainJob:
+    """A preset name, or a TOML/JSON file with [region], [training], [architecture]."""
+    path = Path(region_arg)
+    if path.suffix in (".toml", ".json"):
+        raw = load_config_file(path)
+        check_keys(raw, str(path), {"region"}, {"training", "architecture"})
+        region = resolve_region(region_arg)
+        settings = TrainSettings.from_raw(raw.get("training", {}), f"{path}: training")
+        arch = EncoderArch.from_raw(raw.get("architecture", {}), f"{path}: architecture")
+        if arch_name is not None:
+            arch = EncoderArch.preset(arch_name)
+        return TrainJob(region, arch, settings)
+    arch = EncoderArch.preset(arch_name or "default")
+    return TrainJob(resolve_region(region_arg), arch, TrainSettings())
+
+
+# --- prepared data -------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """Modules after the 7-bit transport and the converter."""
+
+    modules: ModuleSet
+    charges: np.ndarray      # decoded 4E3M charges: the truth the IP sees
+    inputs: np.ndarray       # converter integers (value * 2^7)
+    sum_codes: np.ndarray
+
+    @classmethod
+    def of(cls, modules: ModuleSet) -> Prepared:
+        codes = encode_tc(modules.calq)
+        inputs, sum_codes = convert_codes(codes)
+        return cls(modules, decode_tc(codes), inputs, sum_codes)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def subset(self, index: np.ndarray) -> Prepared:
+        return Prepared(self.modules.subset(index), self.charges[index], self.inputs[index],
+                        self.sum_codes[index])
+
+
+def unit_targets(inputs: np.ndarray) -> np.ndarray:
+    total = inputs.sum(axis=1, keepdims=True).astype(np.float64)
+    return (inputs / np.maximum(total, 1)).astype(np.float32)
+
+
+def readable(reconstruction: np.ndarray) -> np.ndarray:
+    """An empty reconstruction reads as the (transmitted) sum spread evenly."""
+    out = np.asarray(reconstruction, dtype=np.float64).copy()
+    empty = out.sum(axis=1) == 0
+    out[empty] = 1.0
+    return out
+
+
+# --- progress ------------------------------------------------------------------
+
+
+def _progress_callback(epochs: int, stream: TextIO):
+    from tensorflow import keras
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+            self.best = float("inf")
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            elapsed = time.perf_counter() - self.start
+            val = logs.get("val_loss", float("nan"))
+            self.best = min(self.best, val)
+            eta = elapsed / (epoch + 1) * (epochs - epoch - 1)
+            stream.write(f"  epoch {epoch + 1:3d}/{epochs}  loss {logs.get('loss', 0):.5g}  "
+                         f"val {val:.5g}  best {self.best:.5g}  {elapsed:6.1f}s  "
+                         f"(at most {eta:.0f}s left)\n")
+            stream.flush()
+
+    return Progress()
+
+
+def log(stream: TextIO, message: str) -> None:
+    stream.write(f"[train] {message}\n")
+    stream.flush()
+
+
+# --- training ------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    metrics: dict[str, Any]
+    integer_weights: dict[str, np.ndarray]
+
+
+def fit(job: TrainJob, train: Prepared, val: Prepared, stream: TextIO):
+    """Train the autoencoder; returns (encoder, decoder, history dict)."""
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from training.losses import make_loss
+    from training.model import build_autoencoder, images_from_inputs
+
+    tf.keras.utils.set_random_seed(job.settings.seed)
+    tf.config.experimental.enable_op_determinism()
+    autoencoder, encoder, decoder = build_autoencoder(job.arch, job.region.output_bits)
+    autoencoder.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate),
+                        loss=make_loss(job.settings.loss))
+    stopper = keras.callbacks.EarlyStopping(patience=job.settings.patience,
+                                            restore_best_weights=True)
+    history = autoencoder.fit(
+        images_from_inputs(train.inputs, job.arch), unit_targets(train.inputs),
+        validation_data=(images_from_inputs(val.inputs, job.arch), unit_targets(val.inputs)),
+        epochs=job.settings.epochs, batch_size=job.settings.batch_size, shuffle=True,
+        verbose=0, callbacks=[stopper, _progress_callback(job.settings.epochs, stream)],
+    )
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return encoder, decoder, hist
+
+
+def truncate_outputs(latent: np.ndarray, arch: EncoderArch, bits: int) -> np.ndarray:
+    """E-link truncation of encoder outputs (SPEC section 6), on float values."""
+    codes = np.rint(latent * arch.output_type.scale).astype(np.int64)
+    drop = arch.output_bits - bits
+    return ((codes >> drop) << drop) / arch.output_type.scale
+
+
+def autoencoder_reconstruction(encoder, decoder, arch: EncoderArch, prepared: Prepared,
+                               bits: int) -> np.ndarray:
+    from training.model import images_from_inputs
+
+    latent = encoder.predict(images_from_inputs(prepared.inputs, arch), batch_size=4096, verbose=0)
+    return decoder.predict(truncate_outputs(latent, arch, bits), batch_size=4096, verbose=0)
+
+
+def evaluate(reconstructions: dict[str, np.ndarray], truth: Prepared) -> dict[str, Any]:
+    """EMD summaries of each algorithm against the truth modules."""
+    occupancy = truth.modules.occupancy()
+    out = {}
+    for name, recon in reconstructions.items():
+        values = emd_batch(truth.charges, readable(recon))
+        out[name] = {label: s.to_json() for label, s in summarise(values, occupancy).items()}
+    return out
+
+
+def baseline_reconstructions(prepared: Prepared, elinks: int) -> dict[str, np.ndarray]:
+    return {name: make_baseline(name, elinks).reconstruct(prepared.inputs, prepared.charges)
+            for name in BASELINE_NAMES}
+
+
+def _hash_arrays(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name], dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def weights_document(job: TrainJob, weights: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The integer weight file the generators read."""
+    wt = job.arch.weight_type
+    return {
+        "format": WEIGHTS_FORMAT,
+        "tool": f"asicgen {__version__}",
+        "region": job.region.name,
+        "elinks": job.region.elinks,
+        "seed": job.settings.seed,
+        "architecture": job.arch.to_raw(),
+        "weight_type": {"bits": wt.bits, "integer_bits": wt.integer_bits, "signed": wt.signed,
+                        "value": f"integer / {wt.scale}"},
+        "order": ["conv_kernel", "conv_bias", "dense_kernel", "dense_bias"],
+        "tensors": {name: {"shape": list(arr.shape), "values": arr.reshape(-1).tolist()}
+                    for name, arr in weights.items()},
+        "sha256": _hash_arrays(weights),
+    }
+
+
+def train_region(job: TrainJob, out_dir: Path, stream: TextIO = sys.stderr) -> TrainResult:
+    from training.model import quantised_integer_weights
+
+    t0 = time.perf_counter()
+    settings = job.settings
+    log(stream, f"region {job.region.name}: {job.region.elinks} e-links "
+                f"({job.region.output_bits} bits per output, {budget_bits(job.region.elinks)} bits)")
+    modules = region_modules(job.region, settings.seed, settings.modules)
+    prepared = Prepared.of(modules)
+    non_empty = np.flatnonzero(prepared.inputs.sum(axis=1) > 0)
+    if len(non_empty) < 10:
+        raise ConfigError(f"region {job.region.name}: only {len(non_empty)} non-empty modules")
+    train_idx, val_idx = split(len(non_empty), settings.seed, settings.validation_fraction)
+    train, val = prepared.subset(non_empty[train_idx]), prepared.subset(non_empty[val_idx])
+    log(stream, f"{len(modules)} modules ({len(modules) - len(non_empty)} empty, skipped): "
+                f"{len(train)} training, {len(val)} validation; "
+                f"architecture {job.arch.layout}, {job.arch.n_weights} weights, loss {settings.loss}")
+    encoder, decoder, history = fit(job, train, val, stream)
+    train_time = time.perf_counter() - t0
+    epochs_run = len(history["loss"])
+    log(stream, f"trained {epochs_run} epochs in {train_time:.1f}s; evaluating EMD")
+
+    scored = val.subset(np.arange(min(len(val), settings.eval_modules)))
+    recon = {"autoencoder": autoencoder_reconstruction(encoder, decoder, job.arch, scored,
+                                                       job.region.output_bits)}
+    recon.update(baseline_reconstructions(scored, job.region.elinks))
+    emd_summary = evaluate(recon, scored)
+    for name, summary in emd_summary.items():
+        log(stream, f"  median EMD {name:12s} {summary['all']['median']:.4f}")
+
+    weights = quantised_integer_weights(encoder, job.arch)
+    metrics = {
+        "tool": f"asicgen {__version__}",
+        "region": job.region.name,
+        "elinks": job.region.elinks,
+        "output_bits": job.region.output_bits,
+        "budget_bits": budget_bits(job.region.elinks),
+        "architecture": job.arch.to_raw(),
+        "settings": asdict(settings),
+        "modules": {"total": len(modules), "training": len(train), "validation": len(val),
+                    "scored": len(scored)},
+        "epochs_run": epochs_run,
+        "best_val_loss": float(min(history["val_loss"])),
+        "train_seconds": round(train_time, 2),
+        "history": history,
+        "emd": emd_summary,
+        "weights_sha256": _hash_arrays(weights),
+    }
+    write_outputs(out_dir, job, encoder, decoder, weights, metrics)
+    log(stream, f"wrote {out_dir} in {time.perf_counter() - t0:.1f}s total")
+    return TrainResult(out_dir, metrics, weights)
+
+
+def write_outputs(out_dir: Path, job: TrainJob, encoder, decoder,
+                  weights: dict[str, np.ndarray], metrics: dict[str, Any]) -> None:
+    from training.plots import plot_emd_vs_occupancy, plot_loss
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for model, name in ((encoder, "encoder.h5"), (decoder, "decoder.h5")):
+        with atomic_path(out_dir / "model" / name) as tmp:
+            model.save(tmp, save_format="h5")
+    write_text(out_dir / "weights.json", json.dumps(weights_document(job, weights), indent=1) + "\n")
+    write_text(out_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    plot_loss(metrics["history"], out_dir / "plots" / "loss.png", job.region.name)
+    plot_emd_vs_occupancy(metrics["emd"], out_dir / "plots" / "emd_vs_occupancy.png",
+                          f"{job.region.name}, {job.region.elinks} e-links")
+
+
+def with_overrides(job: TrainJob, **overrides: Any) -> TrainJob:
+    """Replace training settings given on the command line (None = keep)."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return replace(job, settings=replace(job.settings, **changes)) if changes else job
+
+
+def read_summary(metrics: dict[str, Any], name: str) -> Summary:
+    s = metrics["emd"][name]["all"]
+    return Summary(s["count"], s["median"], s["low68"], s["high68"])
