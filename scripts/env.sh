@@ -26,8 +26,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
     echo "[env] installing asicgen and its pinned dependencies (first run takes a few minutes)" >&2
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]" >&2
+    log="$VENV/install.log"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+           "$VENV/bin/python" -m pip install -e "$ROOT[test]"; } >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        echo "error: installing asicgen failed; full log in $log" >&2
+        exit 1
+    fi
     echo "$want" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -12,6 +12,7 @@ import hashlib
 import json
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -311,7 +312,9 @@ def write_outputs(out_dir: Path, job: TrainJob, encoder, decoder,
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for model, name in ((encoder, "encoder.h5"), (decoder, "decoder.h5")):
-        with atomic_path(out_dir / "model" / name) as tmp:
+        # HDF5 is what qkeras.utils.load_qmodel reads; its deprecation notes are noise here
+        with atomic_path(out_dir / "model" / name) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
             model.save(tmp, save_format="h5")
     write_text(out_dir / "weights.json", json.dumps(weights_document(job, weights), indent=1) + "\n")
     write_text(out_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
