@@ -55,9 +55,8 @@ def train_subprocess(region: str, out: Path, modules: int | None, loss: str = "t
 def emd_throughput(out_dir: Path, n_pairs: int) -> dict:
     from training import metrics
     from training.baselines import make_baseline
-    from training.train import Prepared, readable
-
     from training.data import generate
+    from training.train import Prepared, readable
 
     prepared = Prepared.of(generate(preset(DEFAULT_REGION), seed=11, modules=n_pairs))
     keep = prepared.inputs.sum(axis=1) > 0
