@@ -36,7 +36,7 @@ from training.geometry import N_TC, ground_distance  # noqa: E402
 #: occupancy bins (TCs above 1 MIP_T) of the public ECON-T studies
 OCCUPANCY_BINS = ((0, 2), (2, 5), (5, 10), (10, 15), (15, None))
 _MAX_ITER = 100_000
-_PARALLEL_MIN_PAIRS = 20_000
+_PARALLEL_MIN_PAIRS = 500_000
 
 
 @cache
@@ -122,7 +122,8 @@ def _emd_rows(pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
 def emd_batch(a: np.ndarray, b: np.ndarray, workers: int | None = None) -> np.ndarray:
     """EMD of every pair of rows of a and b, (n, 48) each; equal to `emd` row by row.
 
-    `workers`: processes to use (default: one per CPU core for large batches).
+    `workers`: processes to use (default: one; one per CPU core from 500,000 pairs up,
+    where starting the workers pays off).
     """
     pa = unit_sum(a, "a")
     pb = unit_sum(b, "b")
