@@ -4,7 +4,8 @@ The encoder takes the converter's 8-bit inputs in image layout and produces the
 16 quantised outputs. For training, the outputs pass through the e-link
 truncation (floor to b bits, straight-through gradient) before the decoder, so
 the decoder learns from exactly what the links carry. The decoder (float, runs
-off-detector) ends in a softmax over the 48 TCs: a unit-sum module.
+off-detector) is a dense network ending in a softmax over the 48 TCs (CALQ
+order): a unit-sum module.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu 
 from tensorflow import keras  # noqa: E402
 
 from asicgen.arch import EncoderArch  # noqa: E402
-from training.geometry import layout_by_name  # noqa: E402
+from training.geometry import N_TC, layout_by_name  # noqa: E402
 
 ENCODER_NAME = "encoder"
 CONV_LAYER = "conv"
@@ -60,32 +61,17 @@ class ElinkTruncation(keras.layers.Layer):
         return {**super().get_config(), "bits": self.bits}
 
 
-class CalqGather(keras.layers.Layer):
-    """Image (rows, cols, channels) -> 48 TCs in CALQ order."""
-
-    def __init__(self, indices: list[int], **kwargs):
-        super().__init__(**kwargs)
-        self.indices = list(indices)
-
-    def call(self, x):
-        flat = tf.reshape(x, (-1, int(np.prod(x.shape[1:]))))
-        return tf.gather(flat, self.indices, axis=1)
-
-    def get_config(self):
-        return {**super().get_config(), "indices": self.indices}
+DECODER_HIDDEN = (512, 512)
 
 
 def build_decoder(arch: EncoderArch) -> keras.Model:
-    layout = layout_by_name(arch.layout)
-    rows, cols, channels = arch.input_shape
+    """A dense decoder: the latent vector carries no image structure worth a
+    transposed convolution, and a wider decoder costs nothing on the detector."""
     inputs = keras.Input(shape=(arch.dense_units,), name="latent_in")
-    r, c, f = arch.conv_output_shape
-    x = keras.layers.Dense(r * c * f, activation="relu", name="dec_dense")(inputs)
-    x = keras.layers.Reshape((r, c, f), name="dec_reshape")(x)
-    x = keras.layers.Conv2DTranspose(f, arch.conv_kernel, strides=arch.conv_stride,
-                                     padding="same", activation="relu", name="dec_deconv")(x)
-    x = keras.layers.Conv2D(channels, arch.conv_kernel, padding="same", name="dec_conv")(x)
-    logits = CalqGather(list(layout.flat_index_of_tc), name="dec_calq")(x)
+    x = inputs
+    for i, width in enumerate(DECODER_HIDDEN):
+        x = keras.layers.Dense(width, activation="relu", name=f"dec_dense{i}")(x)
+    logits = keras.layers.Dense(N_TC, name="dec_calq")(x)
     outputs = keras.layers.Softmax(name="dec_unit_sum")(logits)
     return keras.Model(inputs, outputs, name="decoder")
 
@@ -103,7 +89,7 @@ def build_autoencoder(arch: EncoderArch, output_bits: int) -> tuple[keras.Model,
     return autoencoder, encoder, decoder
 
 
-CUSTOM_OBJECTS = {"ElinkTruncation": ElinkTruncation, "CalqGather": CalqGather}
+CUSTOM_OBJECTS = {"ElinkTruncation": ElinkTruncation}
 
 
 def images_from_inputs(inputs: np.ndarray, arch: EncoderArch) -> np.ndarray:

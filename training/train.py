@@ -37,10 +37,10 @@ WEIGHTS_FORMAT = "asicgen-weights/1"
 @dataclass(frozen=True)
 class TrainSettings:
     seed: int = 1
-    epochs: int = 60
+    epochs: int = 80
     batch_size: int = 256
     learning_rate: float = 3e-3
-    patience: int = 6
+    patience: int = 12
     loss: str = "telescope"
     validation_fraction: float = 0.2
     #: modules to use (default: the region's own count)
@@ -186,11 +186,13 @@ def fit(job: TrainJob, train: Prepared, val: Prepared, stream: TextIO):
                         loss=make_loss(job.settings.loss))
     stopper = keras.callbacks.EarlyStopping(patience=job.settings.patience,
                                             restore_best_weights=True)
+    slower = keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, job.settings.patience // 3),
+                                               min_lr=1e-5)
     history = autoencoder.fit(
         images_from_inputs(train.inputs, job.arch), unit_targets(train.inputs),
         validation_data=(images_from_inputs(val.inputs, job.arch), unit_targets(val.inputs)),
         epochs=job.settings.epochs, batch_size=job.settings.batch_size, shuffle=True,
-        verbose=0, callbacks=[stopper, _progress_callback(job.settings.epochs, stream)],
+        verbose=0, callbacks=[stopper, slower, _progress_callback(job.settings.epochs, stream)],
     )
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return encoder, decoder, hist
