@@ -22,6 +22,9 @@ from tensorflow import keras  # noqa: E402
 from asicgen.arch import EncoderArch  # noqa: E402
 from training.geometry import N_TC, layout_by_name  # noqa: E402
 
+# saving an uncompiled model logs a warning per file that says nothing useful here
+tf.get_logger().setLevel("ERROR")
+
 ENCODER_NAME = "encoder"
 CONV_LAYER = "conv"
 DENSE_LAYER = "dense"
