@@ -43,16 +43,22 @@ def train_subprocess(region: str, out: Path, modules: int | None, loss: str = "t
     if modules is not None:
         cmd += ["--modules", str(modules)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    wall = time.perf_counter() - start
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    _, wall = timed(lambda: subprocess.run(cmd, check=True, cwd=ROOT, env=env))
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     metrics = json.loads((out / "metrics.json").read_text())
     return {"metrics": metrics, "wall_seconds": round(wall, 1),
             "peak_rss_mib": round(peak_kib / 1024, 1), "peak_is_own": peak_kib > before}
 
 
-def emd_throughput(out_dir: Path, n_pairs: int) -> dict:
+def timed(fn):
+    """(result of fn(), seconds it took)."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def emd_throughput(n_pairs: int) -> dict:
     from training import metrics
     from training.baselines import make_baseline
     from training.data import generate
@@ -63,15 +69,10 @@ def emd_throughput(out_dir: Path, n_pairs: int) -> dict:
     prepared = prepared.subset(np.flatnonzero(keep))
     recon = readable(make_baseline("best_choice", 5).reconstruct(prepared.inputs, prepared.charges))
     truth = prepared.charges
-    start = time.perf_counter()
-    reference = np.array([metrics.emd(a, b) for a, b in zip(truth, recon, strict=True)])
-    loop_s = time.perf_counter() - start
-    start = time.perf_counter()
-    batched = metrics.emd_batch(truth, recon)
-    batch_s = time.perf_counter() - start
-    start = time.perf_counter()
-    single = metrics.emd_batch(truth, recon, workers=1)
-    single_s = time.perf_counter() - start
+    reference, loop_s = timed(
+        lambda: np.array([metrics.emd(a, b) for a, b in zip(truth, recon, strict=True)]))
+    batched, batch_s = timed(lambda: metrics.emd_batch(truth, recon))
+    single, single_s = timed(lambda: metrics.emd_batch(truth, recon, workers=1))
     return {
         "pairs": len(truth),
         "cpu_cores": os.cpu_count(),
@@ -158,7 +159,7 @@ def main() -> int:
     say(f"telescope {tele_m:.3f} vs MSE {mse_m:.3f}")
 
     say(f"EMD throughput on {args.emd_pairs} pairs")
-    results["emd_throughput"] = emd_throughput(work, args.emd_pairs)
+    results["emd_throughput"] = emd_throughput(args.emd_pairs)
     say(json.dumps(results["emd_throughput"]))
 
     write_text(out / "training.json", json.dumps(results, indent=1) + "\n")

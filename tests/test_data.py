@@ -40,22 +40,15 @@ def test_em_shower_keeps_90_percent_within_one_moliere_radius():
     assert density[r < D.MOLIERE_RADIUS].sum() == pytest.approx(0.9, abs=0.03)
 
 
-def test_csv_round_trip(tmp_path):
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+def test_file_round_trip(tmp_path, suffix):
     modules = D.generate(preset("ceh_front"), seed=2, modules=50)
-    path = tmp_path / "m.csv"
+    path = tmp_path / f"m{suffix}"
     modules.save(path)
     back = D.load_modules([path])
     assert np.array_equal(back.calq, modules.calq)
     assert np.array_equal(back.meta["layer"], modules.meta["layer"])
     assert np.allclose(back.meta["eta"], modules.meta["eta"])
-
-
-def test_npz_round_trip(tmp_path):
-    modules = D.generate(preset("ceh_front"), seed=2, modules=50)
-    path = tmp_path / "m.npz"
-    modules.save(path)
-    back = D.load_modules([path])
-    assert np.array_equal(back.calq, modules.calq)
 
 
 def _write_csv(tmp_path, rows, header=None):

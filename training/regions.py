@@ -8,7 +8,7 @@ regions as TOML/JSON files (see docs/regions.md).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +104,6 @@ class Region:
         paths = tuple((root / f) if not Path(f).is_absolute() else Path(f) for f in files)
         description = get_str(data, "description", where, base.description if base else "")
         return cls(name, elinks, description, generator, paths)
-
-    def with_modules(self, modules: int) -> Region:
-        return replace(self, generator=replace(self.generator, modules=modules))
 
 
 def elink_output_bits(elinks: int) -> int:

@@ -27,7 +27,7 @@ from training.baselines import BASELINE_NAMES, budget_bits, make_baseline
 from training.codec import decode_tc, encode_tc
 from training.data import ModuleSet, region_modules, split
 from training.losses import LOSS_NAMES
-from training.metrics import Summary, emd_batch, summarise
+from training.metrics import emd_batch, summarise
 from training.normalise import convert_codes
 from training.regions import Region, resolve_region
 
@@ -330,7 +330,3 @@ def with_overrides(job: TrainJob, **overrides: Any) -> TrainJob:
     changes = {k: v for k, v in overrides.items() if v is not None}
     return replace(job, settings=replace(job.settings, **changes)) if changes else job
 
-
-def read_summary(metrics: dict[str, Any], name: str) -> Summary:
-    s = metrics["emd"][name]["all"]
-    return Summary(s["count"], s["median"], s["low68"], s["high68"])
