@@ -16,13 +16,25 @@ from training.geometry import layout_by_name
 LAYOUT_NAMES = ("4x4x3", "8x8")
 
 
+ROUNDING_MODES = ("truncate", "convergent")
+OVERFLOW_MODES = ("wrap", "saturate")
+
+
 @dataclass(frozen=True)
 class FixedType:
-    """An `ac_fixed<bits, integer_bits, signed>` number format."""
+    """An `ac_fixed<bits, integer_bits, signed, rounding, overflow>` number format.
+
+    `rounding` and `overflow` say what happens when a wider value is assigned to
+    this type: "convergent" rounds half to even (QKeras's `tf.round`, Algorithmic
+    C's AC_RND_CONV), "truncate" drops the low bits; "saturate" clips to the
+    range, "wrap" keeps the low bits.
+    """
 
     bits: int
     integer_bits: int
     signed: bool
+    rounding: str = "truncate"
+    overflow: str = "wrap"
 
     @property
     def frac_bits(self) -> int:
@@ -40,6 +52,14 @@ class FixedType:
     @property
     def max_code(self) -> int:
         return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    def describe(self) -> str:
+        sign = "signed" if self.signed else "unsigned"
+        return (f"{self.bits} bits ({self.integer_bits} integer, {sign}, "
+                f"{self.rounding}, {self.overflow})")
+
+    def to_raw(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -145,8 +165,9 @@ class EncoderArch:
 
     @property
     def conv_act_type(self) -> FixedType:
-        return FixedType(self.conv_act_bits, 1, signed=False)
+        """quantized_relu(bits, 1): round half to even, clip to [0, 2)."""
+        return FixedType(self.conv_act_bits, 1, signed=False, rounding="convergent", overflow="saturate")
 
     @property
     def output_type(self) -> FixedType:
-        return FixedType(self.output_bits, 1, signed=False)
+        return FixedType(self.output_bits, 1, signed=False, rounding="convergent", overflow="saturate")
