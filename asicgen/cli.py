@@ -42,16 +42,101 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_flow(args: argparse.Namespace) -> int:
-    """The longest part of the flow that exists: train (more stages will follow)."""
+    """The longest part of the flow that exists: train -> weight image -> HLS -> C simulation."""
+    from asicgen.csim import run_csim
+    from asicgen.hls import generate_hls
+    from asicgen.image import write_image
+    from asicgen.sources import load_network
     from training.train import train_region
 
     out = Path(args.out)
-    print(f"[flow] stage 1/1: train -> {out / 'train'}", file=sys.stderr)
+    stages = 4
+    _stage(1, stages, f"train -> {out / 'train'}")
     result = train_region(_job(args), out / "train")
     emd = result.metrics["emd"]
+    network = load_network(out / "train", ii=1)
+    _stage(2, stages, f"weight image, I2C transactions, register map -> {out / 'image'}")
+    write_image(out / "image", network.weights, network.elinks, _command(args, "image", out / "train",
+                                                                          out / "image"))
+    _stage(3, stages, f"HLS C++ (II=1) -> {out / 'hls'}")
+    generate_hls(out / "hls", network.weights, _command(args, "hls", out / "train", out / "hls"))
+    _stage(4, stages, "C simulation against the bit-exact model")
+    csim = run_csim(out / "hls")
+    _report_csim(csim)
     print(f"[flow] done: region {result.metrics['region']}, median EMD autoencoder "
-          f"{emd['autoencoder']['all']['median']:.4f}; artefacts in {out}", file=sys.stderr)
+          f"{emd['autoencoder']['all']['median']:.4f}; C simulation {csim.modules} modules, "
+          f"{csim.mismatches} mismatches; artefacts in {out}", file=sys.stderr)
+    return 0 if csim.mismatches == 0 else 1
+
+
+def _stage(n: int, total: int, text: str) -> None:
+    print(f"[flow] stage {n}/{total}: {text}", file=sys.stderr)
+
+
+def _command(args: argparse.Namespace, sub: str, source: Path, out: Path) -> str:
+    return f"asicgen {sub} {source} --out {out}"
+
+
+def _report_csim(result) -> None:
+    for note in result.first_mismatches:
+        print(f"[csim] mismatch: {note}", file=sys.stderr)
+    print(f"[csim] {result.modules} modules, {result.mismatches} mismatches "
+          f"(compile {result.compile_seconds:.1f}s, run {result.run_seconds:.2f}s)", file=sys.stderr)
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    import json
+
+    from asicgen.sources import load_network
+
+    network = load_network(Path(args.source), args.ii)
+    design = network.design
+    print(json.dumps({"summary": design.summary(), "design": design.to_raw(),
+                      "design_sha256": design.digest(), "weights_sha256": network.weights.digest(),
+                      "region": network.region, "elinks": network.elinks, "latency": design.latency,
+                      "ii": design.ii, "weights": design.n_weights, "image_bytes": design.image_bytes},
+                     indent=1))
     return 0
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from asicgen.image import program_cycles, write_image
+    from asicgen.sources import load_network
+
+    network = load_network(Path(args.source))
+    elinks = args.elinks if args.elinks is not None else network.elinks
+    result = write_image(Path(args.out), network.weights, elinks, args.command_line,
+                         device_address=args.device_address, burst=args.burst)
+    print(f"wrote {network.design.image_bytes}-byte weight image, {len(result.writes)} I2C writes "
+          f"({program_cycles(result.writes)} SCL cycles) and the register map to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_hls(args: argparse.Namespace) -> int:
+    import time
+
+    from asicgen.hls import generate_hls
+    from asicgen.sources import load_network
+
+    t0 = time.perf_counter()
+    network = load_network(Path(args.source), args.ii)
+    generate_hls(Path(args.out), network.weights, args.command_line)
+    print(f"wrote HLS project ({network.design.summary()}) to {args.out} in "
+          f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return 0
+
+
+def cmd_csim(args: argparse.Namespace) -> int:
+    from asicgen.csim import load_project, run_csim
+    from asicgen.vectors import standard_vectors
+
+    vectors = None
+    if args.per_region is not None:
+        design, _ = load_project(Path(args.project))
+        vectors = standard_vectors(design, args.per_region, args.seed)
+    result = run_csim(Path(args.project), vectors)
+    _report_csim(result)
+    return 0 if result.mismatches == 0 else 1
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -99,16 +184,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("regions", help="list the region presets")
     p.set_defaults(func=cmd_regions)
+
+    source_help = "training output directory, QKeras .h5 encoder, or weights .json"
+    p = sub.add_parser("describe", help="print the architecture description of a trained network")
+    p.add_argument("source", help=source_help)
+    p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("image", help="weight image (bin, hex), I2C transactions and register map")
+    p.add_argument("source", help=source_help)
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--elinks", type=int, default=None,
+                   help="e-link mode written after the weights (default: the training region's)")
+    p.add_argument("--device-address", type=lambda v: int(v, 0), default=0x50,
+                   help="7-bit I2C device address for the transaction list (default 0x50)")
+    p.add_argument("--burst", type=int, default=14, help="data bytes per I2C write (default 14)")
+    p.set_defaults(func=cmd_image)
+
+    p = sub.add_parser("hls", help="Catapult-style HLS C++ project")
+    p.add_argument("source", help=source_help)
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.set_defaults(func=cmd_hls)
+
+    p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
+    p.add_argument("project", help="directory written by `asicgen hls`")
+    p.add_argument("--per-region", type=int, default=None,
+                   help="fresh vectors: this many modules per region preset plus corner cases "
+                        "(default: the project's own stimulus)")
+    p.add_argument("--seed", type=int, default=11)
+    p.set_defaults(func=cmd_csim)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from training.data import DataError
 
+    import shlex
+
+    from asicgen.csim import CsimError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["asicgen", *argv])
     try:
         return args.func(args)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, CsimError) as exc:
         print(f"asicgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,36 @@
+"""Every name and type spelling the generators emit, computed in one place.
+
+Templates print these strings; they never build a name or a width themselves.
+"""
+
+from __future__ import annotations
+
+from asicgen.arch import FixedType
+
+TOP = "ae_top"
+CONVERTER = "ae_converter"
+ENCODER = "ae_encoder"
+TESTBENCH = "tb_ae_top"
+
+AC_ROUNDING = {"convergent": "AC_RND_CONV", "truncate": "AC_TRN"}
+AC_OVERFLOW = {"saturate": "AC_SAT", "wrap": "AC_WRAP"}
+
+
+def ac_int(bits: int, signed: bool = False) -> str:
+    return f"ac_int<{bits}, {'true' if signed else 'false'}>"
+
+
+def ac_fixed(t: FixedType) -> str:
+    sign = "true" if t.signed else "false"
+    if (t.rounding, t.overflow) == ("truncate", "wrap"):
+        return f"ac_fixed<{t.bits}, {t.integer_bits}, {sign}>"
+    return f"ac_fixed<{t.bits}, {t.integer_bits}, {sign}, {AC_ROUNDING[t.rounding]}, {AC_OVERFLOW[t.overflow]}>"
+
+
+def tensor_member(name: str) -> str:
+    """Member of the weights struct holding tensor `name`."""
+    return name
+
+
+def hls_project_name(ii: int) -> str:
+    return f"{TOP}_ii{ii}"
