@@ -218,11 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from training.data import DataError
-
     import shlex
 
     from asicgen.csim import CsimError
+    from training.data import DataError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)

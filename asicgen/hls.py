@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from asicgen import __version__, golden, naming
 from asicgen.design import Design
 from asicgen.image import hex_text
 from asicgen.render import Stamp, combined_sha256, environment, render, write_tree
-from asicgen.vectors import VectorSet, standard_vectors
+from asicgen.vectors import VectorSet, standard_vectors, table_text
 from asicgen.weights import WeightSet
 from training.geometry import layout_by_name
 
@@ -55,7 +57,8 @@ def _constants(design: Design) -> list[Named]:
     sum_max_exp = (1 << conv_in.sum_code.exponent_bits) - 1
     return [
         Named("N_TC", conv_in.n_tc, "trigger cells per module"),
-        Named("TC_EXP_BITS", conv_in.tc_code.exponent_bits), Named("TC_MANT_BITS", conv_in.tc_code.mantissa_bits),
+        Named("TC_EXP_BITS", conv_in.tc_code.exponent_bits),
+        Named("TC_MANT_BITS", conv_in.tc_code.mantissa_bits),
         Named("SUM_BITS", conv_in.sum_bits, "bits of the sum of the decoded charges"),
         Named("SUM_EXP_BITS", conv_in.sum_code.exponent_bits),
         Named("SUM_MANT_BITS", conv_in.sum_code.mantissa_bits),
@@ -81,7 +84,8 @@ def _types(design: Design) -> list[Named]:
         Named("tc_code_t", naming.ac_int(c.tc_code.bits), "4E3M charge code"),
         Named("charge_t", naming.ac_int(c.charge_bits), "decoded charge"),
         Named("charge_sum_t", naming.ac_int(c.sum_bits), "sum of the 48 charges"),
-        Named("scaled_charge_t", naming.ac_int(c.charge_bits + c.output_type.frac_bits), "charge << frac bits"),
+        Named("scaled_charge_t", naming.ac_int(c.charge_bits + c.output_type.frac_bits),
+              "charge << frac bits"),
         Named("msb_t", naming.ac_int(c.msb_bits), "position of the MSB of the sum"),
         Named("input_code_t", naming.ac_int(c.output_type.bits), "raw bits of an input"),
         Named("sum_code_t", naming.ac_int(c.sum_code.bits), "5E4M module sum"),
@@ -140,12 +144,9 @@ def data_files(weights: WeightSet, vectors: VectorSet, command: str) -> dict[str
     expected = golden.run(design, weights, vectors.codes, vectors.elinks)
     digest = combined_sha256(design.digest(), weights.digest())
     stamp = Stamp(f"Weight image for {design.summary()}", digest, command)
-    stim = "".join(" ".join(map(str, row)) + "\n"
-                   for row in [[m, *c] for m, c in zip(vectors.elinks.tolist(), vectors.codes.tolist())])
-    exp = "".join(" ".join(map(str, row)) + "\n"
-                  for row in [[s, *o] for s, o in zip(expected.sum_code.tolist(), expected.out.tolist())])
     return {"data/weights.hex": hex_text(weights.image(), stamp, "weights.hex"),
-            "data/stimulus.txt": stim, "data/expected.txt": exp}
+            "data/stimulus.txt": table_text(np.column_stack([vectors.elinks, vectors.codes])),
+            "data/expected.txt": table_text(np.column_stack([expected.sum_code, expected.out]))}
 
 
 def manifest(design: Design, weights: WeightSet, command: str, vectors: VectorSet) -> dict[str, Any]:

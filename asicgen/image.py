@@ -86,7 +86,7 @@ def image_files(weights: WeightSet, elinks: int | None, command: str,
 def write_image(out_dir: Path, weights: WeightSet, elinks: int | None, command: str,
                 device_address: int = DEFAULT_DEVICE_ADDRESS, burst: int = DEFAULT_BURST) -> ImageFiles:
     result = image_files(weights, elinks, command, device_address, burst)
-    manifest = {"tool": f"asicgen {__version__}", "design": weights.design.to_raw(), "weights_sha256": weights.digest(),
-                "elinks": elinks, "command": command}
+    manifest = {"tool": f"asicgen {__version__}", "kind": "image", "design": weights.design.to_raw(),
+                "weights_sha256": weights.digest(), "elinks": elinks, "command": command}
     write_tree(out_dir, result.files, manifest)
     return result

@@ -24,7 +24,8 @@ def ac_fixed(t: FixedType) -> str:
     sign = "true" if t.signed else "false"
     if (t.rounding, t.overflow) == ("truncate", "wrap"):
         return f"ac_fixed<{t.bits}, {t.integer_bits}, {sign}>"
-    return f"ac_fixed<{t.bits}, {t.integer_bits}, {sign}, {AC_ROUNDING[t.rounding]}, {AC_OVERFLOW[t.overflow]}>"
+    modes = f"{AC_ROUNDING[t.rounding]}, {AC_OVERFLOW[t.overflow]}"
+    return f"ac_fixed<{t.bits}, {t.integer_bits}, {sign}, {modes}>"
 
 
 def tensor_member(name: str) -> str:

@@ -9,6 +9,7 @@ compute exactly the same way is refused with the layer name and the reason.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,10 @@ def load_qkeras_model(path: Path):
     if not path.is_file():
         raise ConfigError(f"{path}: no such model file")
     try:
-        return load_qmodel(str(path), custom_objects=CUSTOM_OBJECTS, compile=False)
+        with warnings.catch_warnings():
+            # Keras complains about QKeras quantisers in the saved config; they load correctly
+            warnings.simplefilter("ignore", UserWarning)
+            return load_qmodel(str(path), custom_objects=CUSTOM_OBJECTS, compile=False)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot load as a QKeras model: {exc}") from None
 
@@ -196,3 +200,14 @@ def weights_from_qkeras(model, design: Design) -> WeightSet:
 def import_qkeras(model, ii: int = 1) -> ImportedModel:
     design = design_from_qkeras(model, ii)
     return ImportedModel(design, weights_from_qkeras(model, design))
+
+
+def set_qkeras_weights(model, weights: WeightSet) -> None:
+    """Load integer weights (e.g. unpacked from an image) into a QKeras encoder."""
+    conv = next(layer for layer in model.layers if _class(layer) == "QConv2D")
+    dense = next(layer for layer in model.layers if _class(layer) == "QDense")
+    design = weights.design
+    for layer, stage in ((conv, design.conv), (dense, design.dense)):
+        scale = stage.weight_type.scale
+        layer.set_weights([weights[stage.kernel_tensor.name] / scale,
+                           weights[stage.bias_tensor.name] / scale])

@@ -73,7 +73,8 @@ def write_tree(out_dir: Path, files: Mapping[str, str | bytes], manifest: Mappin
     try:
         entries = dict(files)
         if manifest is not None:
-            listing = {name: hashlib.sha256(_bytes(data)).hexdigest() for name, data in sorted(entries.items())}
+            listing = {name: hashlib.sha256(_bytes(data)).hexdigest()
+                       for name, data in sorted(entries.items())}
             entries["manifest.json"] = json.dumps({**manifest, "files": listing}, indent=1,
                                                   sort_keys=True) + "\n"
         for name, data in sorted(entries.items()):

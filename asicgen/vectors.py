@@ -103,11 +103,11 @@ def write_vector_files(directory: Path, vectors: VectorSet, expected: Outputs) -
 
     stim = np.column_stack([vectors.elinks, vectors.codes])
     exp = np.column_stack([expected.sum_code, expected.out])
-    write_text(directory / "stimulus.txt", _rows(stim))
-    write_text(directory / "expected.txt", _rows(exp))
+    write_text(directory / "stimulus.txt", table_text(stim))
+    write_text(directory / "expected.txt", table_text(exp))
 
 
-def _rows(table: np.ndarray) -> str:
+def table_text(table: np.ndarray) -> str:
     return "".join(" ".join(map(str, row)) + "\n" for row in table.tolist())
 
 
