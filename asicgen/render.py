@@ -50,9 +50,10 @@ def combined_sha256(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def environment(package_dir: str) -> jinja2.Environment:
+def environment(package_dir: str, package: str = "asicgen") -> jinja2.Environment:
+    """Templates of `package`/templates/`package_dir`; undefined names are errors."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("asicgen", f"templates/{package_dir}"),
+        loader=jinja2.PackageLoader(package, f"templates/{package_dir}"),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, autoescape=False)
 

