@@ -52,8 +52,11 @@ def region_vectors(design: Design, per_region: int, seed: int) -> VectorSet:
     return VectorSet.concat(parts)
 
 
-def corner_vectors(design: Design, seed: int) -> VectorSet:
-    """All zero, one hot cell, two hot cells, saturated charges, random codes, every mode."""
+def corner_vectors(design: Design, seed: int, random_rows: int = 2000) -> VectorSet:
+    """All zero, one hot cell, two hot cells, saturated charges, random codes, every mode.
+
+    `random_rows` sets the size of the random blocks (two-hot and sparse get a fifth and
+    half of it)."""
     rng = np.random.default_rng(seed)
     top = TC_CODE.max_code
     blocks: list[tuple[str, np.ndarray]] = [("all zero", np.zeros((1, N_TC), np.int64))]
@@ -61,15 +64,16 @@ def corner_vectors(design: Design, seed: int) -> VectorSet:
     for k, value in enumerate((1, 8, 64, top)):
         one_hot[np.arange(N_TC) + k * N_TC, np.arange(N_TC)] = value
     blocks.append(("one hot cell", one_hot))
-    pairs = rng.integers(0, N_TC, size=(400, 2))
+    pairs = rng.integers(0, N_TC, size=(max(1, random_rows // 5), 2))
     two_hot = np.zeros((len(pairs), N_TC), np.int64)
     two_hot[np.arange(len(pairs)), pairs[:, 0]] = rng.integers(1, top + 1, len(pairs))
     two_hot[np.arange(len(pairs)), pairs[:, 1]] = rng.integers(1, top + 1, len(pairs))
     blocks.append(("two hot cells", two_hot))
     blocks.append(("all saturated", np.full((1, N_TC), top, np.int64)))
-    blocks.append(("random codes", rng.integers(0, top + 1, size=(2000, N_TC))))
-    blocks.append(("small random codes", rng.integers(0, 9, size=(1000, N_TC))))
-    sparse = rng.integers(0, top + 1, size=(1000, N_TC)) * (rng.random((1000, N_TC)) < 0.1)
+    half = max(1, random_rows // 2)
+    blocks.append(("random codes", rng.integers(0, top + 1, size=(random_rows, N_TC))))
+    blocks.append(("small random codes", rng.integers(0, 9, size=(half, N_TC))))
+    sparse = rng.integers(0, top + 1, size=(half, N_TC)) * (rng.random((half, N_TC)) < 0.1)
     blocks.append(("sparse random codes", sparse))
     parts = []
     for name, codes in blocks:
@@ -80,8 +84,10 @@ def corner_vectors(design: Design, seed: int) -> VectorSet:
     return VectorSet.concat(parts)
 
 
-def standard_vectors(design: Design, per_region: int = 2000, seed: int = 7) -> VectorSet:
-    return VectorSet.concat([corner_vectors(design, seed), region_vectors(design, per_region, seed)])
+def standard_vectors(design: Design, per_region: int = 2000, seed: int = 7,
+                     random_rows: int = 2000) -> VectorSet:
+    return VectorSet.concat([corner_vectors(design, seed, random_rows),
+                             region_vectors(design, per_region, seed)])
 
 
 def tie_weights(design: Design, seed: int) -> WeightSet:

@@ -1,0 +1,170 @@
+"""The RTL back end: synthesisable SystemVerilog of the `Design` (jinja2 templates).
+
+Internal modules follow the lowRISC style (`_d`/`_q`, `always_ff` holding only
+reset and `q <= d`, named generate blocks, explicit widths). Every number is
+computed here from the description; the templates only print it. The wrapper
+modules (I2C target, register file) come from `rtl_wrappers`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asicgen import __version__, naming
+from asicgen.design import Design
+from asicgen.regmap import RegisterMap
+from asicgen.render import Stamp, environment, render, write_tree
+from training.geometry import layout_by_name
+
+CORE_TEMPLATES = {
+    "ae_dot.sv": "ae_dot.sv.j2",
+    "ae_requant.sv": "ae_requant.sv.j2",
+    "ae_converter.sv": "ae_converter.sv.j2",
+    "ae_encoder.sv": "ae_encoder.sv.j2",
+    "ae_core.sv": "ae_core.sv.j2",
+}
+TOP_FILE = f"{naming.TOP}.sv"
+#: compile order: leaves first
+FILE_ORDER = ("ae_dot.sv", "ae_requant.sv", "ae_converter.sv", "ae_encoder.sv", "ae_core.sv",
+              "ae_i2c_target.sv", "ae_regfile.sv", TOP_FILE)
+CLOCK_MHZ = 40
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    source: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class Position:
+    index: int
+    row: int
+    col: int
+    #: the concatenation, one kernel row per line, last tap first
+    tap_lines: list[str]
+    padded: int
+
+
+def _cells(design: Design) -> list[Cell]:
+    layout = layout_by_name(design.arch.layout)
+    rows, cols, channels = layout.shape
+    tc_at = {flat: tc for tc, flat in enumerate(layout.flat_index_of_tc)}
+    bits = design.converter.output_type.bits
+    cells = []
+    for flat in range(layout.size):
+        r, c, ch = flat // (cols * channels), flat // channels % cols, flat % channels
+        where = f"row {r}, col {c}, channel {ch}"
+        if flat in tc_at:
+            tc = tc_at[flat]
+            cells.append(Cell(flat, f"x_i[{tc}*InputBits +: InputBits]", f"TC {tc}: {where}"))
+        else:
+            cells.append(Cell(flat, f"{bits}'d0", f"{where}: no TC"))
+    return cells
+
+
+def _positions(design: Design) -> list[Position]:
+    """Patch sources of every convolution position, taps in kernel C order (row, col, channel)."""
+    conv = design.conv
+    rows, cols, channels = conv.in_shape
+    r_out, c_out, _ = conv.out_shape
+    zero = f"{conv.input_type.bits}'d0"
+    positions = []
+    for index in range(r_out * c_out):
+        row, col = divmod(index, c_out)
+        inside = {(kr, kc): (r, c) for kr, kc, r, c in conv.taps(row, col)}
+        lines = []
+        for kr in range(conv.kernel):
+            row_taps = []
+            for kc in range(conv.kernel):
+                for ch in range(channels):
+                    if (kr, kc) in inside:
+                        r, c = inside[(kr, kc)]
+                        row_taps.append(f"image[{(r * cols + c) * channels + ch}*InputBits +: InputBits]")
+                    else:
+                        row_taps.append(zero)
+            lines.append(row_taps)
+        # {a, b, c} puts a in the top bits: the last tap comes first
+        text = [", ".join(reversed(taps)) for taps in reversed(lines)]
+        text = [line + ("," if i < len(text) - 1 else "") for i, line in enumerate(text)]
+        padded = conv.kernel * conv.kernel - len(inside)
+        positions.append(Position(index, row, col, text, padded * channels))
+    return positions
+
+
+def context(design: Design) -> dict[str, Any]:
+    conv, dense, conv_in = design.conv, design.dense, design.converter
+    r_out, c_out, filters = conv.out_shape
+    rows, cols, channels = conv.in_shape
+    mode_bits = max(m.elinks for m in design.elink_modes).bit_length()
+    out_bits = design.output_type.bits
+    regmap = RegisterMap.for_design(design)
+    n_positions = r_out * c_out
+    for stage in (conv, dense):
+        if stage.output_type.rounding != "convergent" or stage.output_type.overflow != "saturate" \
+                or stage.output_type.signed:
+            raise ValueError(f"{stage.name}: the RTL implements unsigned convergent/saturating activations")
+    return {
+        "top": naming.TOP, "design_summary": design.summary(), "ii": design.ii, "latency": design.latency,
+        "n_tc": conv_in.n_tc, "tc_bits": conv_in.tc_code.bits, "tc_format": "4E3M",
+        "tc_exp_bits": conv_in.tc_code.exponent_bits, "tc_mant_bits": conv_in.tc_code.mantissa_bits,
+        "charge_bits": conv_in.charge_bits, "sum_bits": conv_in.sum_bits, "msb_bits": conv_in.msb_bits,
+        "input_bits": conv_in.output_type.bits, "input_frac": conv_in.output_type.frac_bits,
+        "sum_exp_bits": conv_in.sum_code.exponent_bits, "sum_mant_bits": conv_in.sum_code.mantissa_bits,
+        "sum_code_bits": conv_in.sum_code.bits, "sum_format": "5E4M",
+        "weight_bits": design.weight_bits, "image_bits": design.image_bits,
+        "layout": design.arch.layout, "image_shape": "x".join(map(str, conv.in_shape)),
+        "n_cells": rows * cols * channels, "cells": _cells(design),
+        "n_positions": n_positions, "positions": _positions(design),
+        "position_bits": max(1, (n_positions - 1).bit_length()),
+        "taps": conv.kernel * conv.kernel * channels, "kernel": conv.kernel, "channels": channels,
+        "filters": filters, "conv_acc_bits": conv.acc_type.bits, "conv_act_bits": conv.output_type.bits,
+        "conv_shift": conv.acc_type.frac_bits - conv.output_type.frac_bits,
+        "conv_bias_shift": conv.acc_type.frac_bits - conv.weight_type.frac_bits,
+        "units": dense.n_out, "dense_acc_bits": dense.acc_type.bits, "output_bits": out_bits,
+        "dense_shift": dense.acc_type.frac_bits - dense.output_type.frac_bits,
+        "dense_bias_shift": dense.acc_type.frac_bits - dense.weight_type.frac_bits,
+        "positions_per_phase": design.positions_per_phase, "macs_per_clock": design.macs_per_clock,
+        "phase_bits": max(1, (design.ii - 1).bit_length()),
+        "ready_bits": max(1, (design.ii - 1).bit_length()),
+        "conv_bias_word": conv.bias_tensor.first_word, "dense_kernel_word": dense.kernel_tensor.first_word,
+        "dense_bias_word": dense.bias_tensor.first_word,
+        "conv_name": conv.name, "dense_name": dense.name,
+        "conv_summary": (f"{conv.name} {filters} filters {conv.kernel}x{conv.kernel} stride {conv.stride} "
+                         f"'same' on {conv.in_shape[0]}x{conv.in_shape[1]}x{channels}, quantised ReLU "
+                         f"{conv.output_type.bits} bits"),
+        "dense_summary": f"{dense.name} {dense.n_in} -> {dense.n_out}, quantised ReLU {out_bits} bits",
+        "mode_bits": mode_bits,
+        "elink_modes": [{"elinks": m.elinks, "kept_bits": m.kept_bits,
+                         "mask": "1" * m.kept_bits + "0" * m.dropped_bits} for m in design.elink_modes],
+        "tc_port_bits": conv_in.n_tc * conv_in.tc_code.bits, "out_port_bits": dense.n_out * out_bits,
+        "clock_mhz": CLOCK_MHZ, "n_tmr_flags": len(regmap.register("TMR_ERR").fields),
+        "tmr_note": "Plain build: tmr_err is always 0.",
+    }
+
+
+def rtl_files(design: Design, command: str) -> dict[str, str]:
+    from rtl_wrappers.generate import render_wrappers
+
+    stamp = Stamp(f"RTL of {naming.TOP}: {design.summary()}", design.digest(), command)
+    env = environment("rtl")
+    ctx = context(design)
+    files = {name: render(env, template, stamp, name, **ctx) for name, template in CORE_TEMPLATES.items()}
+    files.update(render_wrappers(design, stamp))
+    files[TOP_FILE] = render(env, "ae_top.sv.j2", stamp, TOP_FILE, **ctx)
+    files["files.f"] = stamp.header("files.f") + "".join(f"{name}\n" for name in FILE_ORDER)
+    return files
+
+
+def manifest(design: Design, command: str) -> dict[str, Any]:
+    return {"tool": f"asicgen {__version__}", "kind": "rtl", "design": design.to_raw(),
+            "design_sha256": design.digest(), "ii": design.ii, "latency": design.latency,
+            "top": naming.TOP, "file_order": list(FILE_ORDER), "command": command}
+
+
+def generate_rtl(out_dir: Path, design: Design, command: str) -> list[Path]:
+    write_tree(out_dir, rtl_files(design, command), manifest(design, command))
+    return [Path(out_dir) / name for name in FILE_ORDER]
