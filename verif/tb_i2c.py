@@ -1,0 +1,855 @@
+"""cocotb tests of ae_i2c_target + ae_regfile (wrapper `i2c_tb_top`) over I2C.
+
+The controller is cocotbext-i2c's `I2cMaster`, driven a byte at a time so that
+every ACK/NACK is seen (it only logs them). `asicgen.i2c.RegisterFileModel` is
+the reference: every transaction's ACKs, read data and the writes that reach
+the register file bus are compared with it, and after every test the whole
+register state (weights_o, elinks_o, enable_o, the control registers read over
+I2C) must equal the model's.
+
+Launched by tests/test_rtl_i2c.py through verif.runner.run_cocotb; parameters
+arrive in the JSON config (design, device address, SCL speeds, glitch filter).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, ValueChange
+from cocotb.utils import get_sim_time
+from cocotbext.i2c import I2cMaster
+
+from asicgen.design import Design
+from asicgen.i2c import DEFAULT_BURST, RegisterFileModel, image_writes
+from asicgen.regmap import RegisterMap
+from verif.runner import load_config
+
+CLOCK_NS = 25
+RESET_CLOCKS = 4
+#: clocks after reset before the target's filters hold the pad values
+SETTLE_CLOCKS = 16
+ADDRESS_MAX = 0xFFFF
+READ_MISS = 0xFF
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TbConfig:
+    design: Design
+    regmap: RegisterMap
+    device_address: int
+    glitch_filter: int
+    scl_hz: float
+    full_image_scl_hz: float
+    seed: int
+    timing_file: str | None
+
+    @classmethod
+    def load(cls) -> TbConfig:
+        raw = load_config()
+        design = Design.from_raw(raw["design"])
+        return cls(design, RegisterMap.for_design(design), int(raw.get("device_address", 0x50)),
+                   int(raw.get("glitch_filter", 3)), float(raw.get("scl_hz", 400e3)),
+                   float(raw.get("full_image_scl_hz", 1e6)), int(raw.get("seed", 1)),
+                   raw.get("timing_file"))
+
+
+# -- driver --------------------------------------------------------------------------------
+
+
+class I2cDriver:
+    """I2C controller on the wrapper's bus; `scl_hz` is the real SCL frequency.
+
+    cocotbext-i2c's `speed` is half the SCL frequency (a bit takes two of its
+    periods: half low, one high, half low), so it is given 2 * scl_hz.
+    """
+
+    def __init__(self, dut, scl_hz: float):
+        self.dut = dut
+        self.use_speed(scl_hz)
+
+    def use_speed(self, scl_hz: float) -> None:
+        self.scl_hz = scl_hz
+        self.master = I2cMaster(sda=self.dut.sda, sda_o=self.dut.ctrl_sda_o, scl=self.dut.scl,
+                                scl_o=self.dut.ctrl_scl_o, speed=2 * scl_hz)
+        self.master.log.setLevel("WARNING")
+
+    async def send_byte(self, byte: int) -> bool:
+        """Send a byte; True when the target ACKed it."""
+        return not await self.master.send_byte(byte)
+
+    async def write(self, device: int, address: int, data: bytes, stop: bool = True) -> list[bool]:
+        """START, device + W, address MSB first, data; the ACK of every byte sent."""
+        await self.master.send_start()
+        acks = [await self.send_byte(device << 1)]
+        for byte in (address >> 8, address & 0xFF, *data):
+            acks.append(await self.send_byte(byte))
+        if stop:
+            await self.master.send_stop()
+        return acks
+
+    async def read_current(self, device: int, count: int, stop: bool = True) -> tuple[bool, bytes]:
+        """(Repeated) START, device + R, `count` bytes (the last one NACKed)."""
+        await self.master.send_start()
+        ack = await self.send_byte((device << 1) | 1)
+        data = bytearray()
+        for k in range(count):
+            data.append(await self.master.recv_byte(k == count - 1))
+        if stop:
+            await self.master.send_stop()
+        return ack, bytes(data)
+
+    async def read(self, device: int, address: int, count: int) -> tuple[list[bool], bytes]:
+        """Write the address, repeated START, read `count` bytes, STOP."""
+        acks = await self.write(device, address, b"", stop=False)
+        ack, data = await self.read_current(device, count)
+        return acks + [ack], data
+
+
+# -- monitor ---------------------------------------------------------------------------------
+
+
+class BusMonitor:
+    """Records the register-file bus strobes: (address, data) written, addresses read."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.writes: list[tuple[int, int]] = []
+        self.reads: list[int] = []
+        self.bad: list[str] = []
+        cocotb.start_soon(self._watch(dut.bus_we, self._on_write))
+        cocotb.start_soon(self._watch(dut.bus_re, self._on_read))
+
+    async def _watch(self, strobe, action) -> None:
+        while True:
+            await RisingEdge(strobe)
+            action()
+
+    def _on_write(self) -> None:
+        addr, data = self.dut.bus_addr.value, self.dut.bus_wdata.value
+        if not (addr.is_resolvable and data.is_resolvable):
+            self.bad.append(f"write strobe with X/Z address {addr} or data {data}")
+            return
+        self.writes.append((addr.to_unsigned(), data.to_unsigned()))
+
+    def _on_read(self) -> None:
+        addr = self.dut.bus_addr.value
+        if not addr.is_resolvable:
+            self.bad.append(f"read strobe with X/Z address {addr}")
+            return
+        self.reads.append(addr.to_unsigned())
+
+    def take(self) -> tuple[list[tuple[int, int]], list[int]]:
+        writes, reads = self.writes, self.reads
+        self.writes, self.reads = [], []
+        return writes, reads
+
+
+# -- scoreboard ------------------------------------------------------------------------------
+
+
+@dataclass
+class Scoreboard:
+    """Drives transactions, predicts them with the model, records every mismatch."""
+
+    dut: object
+    cfg: TbConfig
+    driver: I2cDriver
+    monitor: BusMonitor
+    model: RegisterFileModel = field(init=False)
+    errors: list[str] = field(default_factory=list)
+    #: where the target's address pointer should be
+    pointer: int = 0
+    #: log mismatches as info (for the test that provokes them on purpose)
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        self.model = RegisterFileModel(self.cfg.regmap)
+
+    @property
+    def device(self) -> int:
+        return self.cfg.device_address
+
+    def error(self, text: str) -> None:
+        (self.dut._log.info if self.quiet else self.dut._log.error)(text)
+        self.errors.append(text)
+
+    def reset_model(self) -> None:
+        self.model.reset()
+        self.pointer = 0
+        self.monitor.take()
+
+    def expected_read(self, address: int, count: int) -> bytes:
+        """The target reads from its pointer whatever the ACK of the address was."""
+        regmap = self.cfg.regmap
+        return bytes(self.model.read_byte(a) if regmap.in_map(a) else READ_MISS
+                     for a in self._addresses(address, count))
+
+    @staticmethod
+    def _addresses(address: int, count: int) -> list[int]:
+        return [min(address + i, ADDRESS_MAX) for i in range(count)]
+
+    async def write(self, address: int, data: bytes, device: int | None = None) -> list[bool]:
+        device = self.device if device is None else device
+        got = await self.driver.write(device, address, data)
+        if device != self.device:
+            expected = [False] * (3 + len(data))
+            bus_writes: list[tuple[int, int]] = []
+        else:
+            acks = self.model.write(address, data)
+            accepted = sum(acks[1:])
+            expected = [True, True] + acks + [False] * (1 + len(data) - len(acks))
+            bus_writes = [(address + i, data[i]) for i in range(accepted)]
+            self.pointer = min(address + accepted, ADDRESS_MAX)
+        where = f"write 0x{address:04X} {data.hex(' ')} (device 0x{device:02X})"
+        if got != expected:
+            self.error(f"{where}: ACKs {_acks(got)}, model {_acks(expected)}")
+        self._check_bus(where, bus_writes, [])
+        return got
+
+    async def read(self, address: int, count: int, device: int | None = None) -> bytes:
+        device = self.device if device is None else device
+        acks, data = await self.driver.read(device, address, count)
+        where = f"read 0x{address:04X} x{count} (device 0x{device:02X})"
+        if device != self.device:
+            expected_acks, expected = [False] * 4, bytes([READ_MISS] * count)
+            bus_reads: list[int] = []
+        else:
+            in_map = self.cfg.regmap.in_map(address)
+            expected_acks = [True, True, in_map, True]
+            expected = self.expected_read(address, count)
+            model_data = self.model.read(address, count)
+            if in_map and model_data != expected:
+                self.error(f"{where}: testbench expectation {expected.hex()} != model {model_data.hex()}")
+            bus_reads = [a for a in self._addresses(address, count) if self.cfg.regmap.in_map(a)]
+            self.pointer = min(address + count, ADDRESS_MAX)
+        if acks != expected_acks:
+            self.error(f"{where}: ACKs {_acks(acks)}, expected {_acks(expected_acks)}")
+        if data != expected:
+            self.error(f"{where}: read {data.hex(' ')}, model {expected.hex(' ')}")
+        self._check_bus(where, [], bus_reads)
+        return data
+
+    async def read_current(self, count: int) -> bytes:
+        """A read without an address phase continues at the pointer."""
+        ack, data = await self.driver.read_current(self.device, count)
+        expected = self.expected_read(self.pointer, count)
+        where = f"read at pointer 0x{self.pointer:04X} x{count}"
+        if not ack:
+            self.error(f"{where}: device address NACKed")
+        if data != expected:
+            self.error(f"{where}: read {data.hex(' ')}, model {expected.hex(' ')}")
+        bus_reads = [a for a in self._addresses(self.pointer, count) if self.cfg.regmap.in_map(a)]
+        self._check_bus(where, [], bus_reads)
+        self.pointer = min(self.pointer + count, ADDRESS_MAX)
+        return data
+
+    def _check_bus(self, where: str, writes: list[tuple[int, int]], reads: list[int]) -> None:
+        got_writes, got_reads = self.monitor.take()
+        if got_writes != writes:
+            self.error(f"{where}: register-file writes {_pairs(got_writes)}, model {_pairs(writes)}")
+        if got_reads != reads:
+            self.error(f"{where}: register-file reads {_hexes(got_reads)}, model {_hexes(reads)}")
+        for text in self.monitor.bad:
+            self.error(f"{where}: {text}")
+        self.monitor.bad.clear()
+
+    # -- hardware-side events (not part of the model's bus view) ----------------------
+
+    def model_flags(self, flags: int) -> None:
+        reg = self.cfg.regmap.register("TMR_ERR")
+        bits = sum(((flags >> i) & 1) << f.lsb for i, f in enumerate(reg.fields))
+        self.model.values[reg.name] |= bits
+
+    def model_upsets(self, count: int) -> None:
+        limit = (1 << self.cfg.regmap.counter_bits) - 1
+        self.model.upset_count = min(self.model.upset_count + count, limit)
+
+    # -- whole-state comparison ---------------------------------------------------------
+
+    async def check_state(self, read_weights: bool = False) -> list[str]:
+        """Compare every output and every control register with the model; returns the mismatches."""
+        before = len(self.errors)
+        regmap = self.cfg.regmap
+        weights = _resolved(self.dut.weights)
+        if weights is None:
+            self.error("state: weights_o has X/Z bits")
+        else:
+            got = weights.to_bytes(regmap.weights.n_bytes, "little")
+            want = self.model.weight_image()
+            diff = [i for i in range(len(want)) if got[i] != want[i]]
+            if diff:
+                self.error(f"state: weights_o differs at {len(diff)} bytes, first at 0x{diff[0]:04X}: "
+                           f"{got[diff[0]]:02x}, model {want[diff[0]]:02x} (bytes "
+                           + ", ".join(f"0x{d:04X}" for d in diff[:8]) + ")")
+        for port, register, name in (("elinks", "ELINK_MODE", "elinks"), ("enable", "CTRL", "enable")):
+            value = _resolved(getattr(self.dut, port))
+            want = self.model.field_value(register, name)
+            if value != want:
+                self.error(f"state: {port}_o = {'X/Z' if value is None else value}, model {want}")
+        first = regmap.registers[0].address
+        span = regmap.registers[-1].address - first + 2  # one byte past the last register
+        await self.read(first, span)
+        if read_weights:
+            await self.read(regmap.weights.base, regmap.weights.n_bytes)
+        return self.errors[before:]
+
+    def assert_clean(self) -> None:
+        assert not self.errors, f"{len(self.errors)} mismatches, first: {self.errors[0]}"
+
+
+def _resolved(handle) -> int | None:
+    """The unsigned value of a signal, None when any bit is X or Z."""
+    value = handle.value
+    if not value.is_resolvable:
+        return None
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
+def _acks(acks: list[bool]) -> str:
+    return "".join("A" if a else "N" for a in acks)
+
+
+def _listing(items: list[str], limit: int = 12) -> str:
+    return "[" + ", ".join(items[:limit]) + (" ..." if len(items) > limit else "") + "]"
+
+
+def _pairs(pairs: list[tuple[int, int]]) -> str:
+    return _listing([f"{a:04X}:{d:02x}" for a, d in pairs])
+
+
+def _hexes(values: list[int]) -> str:
+    return _listing([f"{a:04X}" for a in values])
+
+
+# -- environment -----------------------------------------------------------------------------
+
+
+class Env:
+    """Clock, reset, driver, monitor and scoreboard of one test."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.cfg = TbConfig.load()
+        self.rng = random.Random(self.cfg.seed)
+        self.driver: I2cDriver | None = None
+        self.sb: Scoreboard | None = None
+
+    async def start(self, scl_hz: float | None = None) -> Scoreboard:
+        dut = self.dut
+        dut.rst_n.value = 0
+        dut.scl_glitch.value = 0
+        dut.sda_glitch.value = 0
+        dut.dev_addr.value = self.cfg.device_address
+        dut.tmr_flags.value = 0
+        dut.upset.value = 0
+        self.driver = I2cDriver(dut, scl_hz or self.cfg.scl_hz)
+        Clock(dut.clk, CLOCK_NS, unit="ns").start()
+        await self.reset()
+        self.sb = Scoreboard(dut, self.cfg, self.driver, BusMonitor(dut))
+        return self.sb
+
+    async def reset(self) -> None:
+        self.dut.rst_n.value = 0
+        await ClockCycles(self.dut.clk, RESET_CLOCKS)
+        self.dut.rst_n.value = 1
+        await ClockCycles(self.dut.clk, SETTLE_CLOCKS)
+
+    async def finish(self) -> None:
+        """The closing whole-state comparison every test ends with."""
+        assert self.sb is not None
+        await self.sb.check_state()
+        self.sb.assert_clean()
+
+    def random_bytes(self, n: int) -> bytes:
+        return bytes(self.rng.randrange(256) for _ in range(n))
+
+    async def pulse(self, signal, value: int, clocks: int = 1) -> None:
+        """Drive `value` for `clocks` clock cycles, starting just after a rising edge."""
+        await RisingEdge(self.dut.clk)
+        signal.value = value
+        await ClockCycles(self.dut.clk, clocks)
+        signal.value = 0
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+@cocotb.test()
+async def test_reset_state(dut):
+    """After reset: weights zero, default e-link mode, enabled, constants readable."""
+    env = Env(dut)
+    sb = await env.start()
+    regmap = env.cfg.regmap
+    ident = await sb.read(regmap.register("ID").address, 3)
+    d = env.cfg.design
+    assert ident == bytes([regmap.register("ID").reset, regmap.register("VERSION").reset,
+                           d.ii | (d.latency << 4)]), ident.hex()
+    await env.finish()
+
+
+@cocotb.test()
+async def test_full_image(dut):
+    """Program the whole weight image (random bytes) in bursts, read it all back."""
+    env = Env(dut)
+    sb = await env.start(env.cfg.full_image_scl_hz)
+    window = env.cfg.regmap.weights
+    image = bytearray(env.random_bytes(window.n_bytes))
+    scl_cycles = [0]
+
+    async def count_scl():
+        while True:
+            await RisingEdge(dut.scl)
+            scl_cycles[0] += 1
+
+    counter = cocotb.start_soon(count_scl())
+    t0 = get_sim_time(unit="ns")
+    for w in image_writes(bytes(image), window.base, DEFAULT_BURST):
+        await sb.write(w.address, w.data)
+    t1 = get_sim_time(unit="ns")
+    program_cycles = scl_cycles[0]
+    await sb.read(window.base, window.n_bytes)
+    t2 = get_sim_time(unit="ns")
+    readback_cycles = scl_cycles[0] - program_cycles
+    counter.cancel()
+    timing = {"scl_hz": sb.driver.scl_hz, "image_bytes": window.n_bytes, "burst": DEFAULT_BURST,
+              "program_ns": t1 - t0, "program_scl_cycles": program_cycles,
+              "program_clocks": round((t1 - t0) / CLOCK_NS),
+              "readback_ns": t2 - t1, "readback_scl_cycles": readback_cycles}
+    dut._log.info("full image: %s", timing)
+    if env.cfg.timing_file:
+        Path(env.cfg.timing_file).write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
+    await sb.check_state()
+    sb.assert_clean()
+
+
+@cocotb.test()
+async def test_partial_and_burst_writes(dut):
+    """Single bytes, bursts of random length and overlapping rewrites inside the window."""
+    env = Env(dut)
+    sb = await env.start()
+    window = env.cfg.regmap.weights
+    for _ in range(6):
+        await sb.write(env.rng.randrange(window.n_bytes), env.random_bytes(1))
+    for length in (2, 5, DEFAULT_BURST, 17):
+        start = env.rng.randrange(window.n_bytes - length + 1)
+        await sb.write(window.base + start, env.random_bytes(length))
+        await sb.read(window.base + start, length)
+    # first and last bytes of the window (the last one may hold fewer than 8 weight bits)
+    await sb.write(window.base, env.random_bytes(3))
+    await sb.write(window.last, b"\x5a")
+    await sb.read(window.last, 1)
+    await sb.write(window.last - 1, b"\xff\xff")
+    await sb.read(window.last - 1, 2)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_burst_off_the_end(dut):
+    """A burst running past the weight window or the last register: NACK there, nothing written on."""
+    env = Env(dut)
+    sb = await env.start()
+    regmap = env.cfg.regmap
+    window = regmap.weights
+    await sb.write(window.last - 3, env.random_bytes(9))
+    await sb.read(window.last - 3, 8)  # reads past the end return 0xFF
+    last_reg = regmap.registers[-1].address
+    await sb.write(regmap.register("ELINK_MODE").address, bytes([3, 0, 0x0F, 0, 0, 0x55]))
+    await sb.write(last_reg, bytes([0, 0x12]))
+    await sb.read(last_reg - 1, 4)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_illegal_addresses(dut):
+    """Addresses outside the map: the low address byte is NACKed and nothing changes."""
+    env = Env(dut)
+    sb = await env.start()
+    regmap = env.cfg.regmap
+    await sb.write(0x0010, env.random_bytes(4))
+    outside = [regmap.weights.last + 1, 0x1234, regmap.registers[0].address - 1,
+               regmap.registers[-1].address + 1, ADDRESS_MAX]
+    for address in outside:
+        assert not regmap.in_map(address)
+        await sb.write(address, env.random_bytes(3))
+        await sb.write(address, b"")
+        await sb.read(address, 2)
+    # wrong device address: no ACK at all, nothing written, reads float high
+    await sb.write(0x0010, b"\x00\x00", device=env.cfg.device_address ^ 0x01)
+    await sb.read(0x0010, 2, device=env.cfg.device_address ^ 0x40)
+    # the device address follows the pins
+    other = env.cfg.device_address ^ 0x15
+    dut.dev_addr.value = other
+    sb.cfg = dataclasses.replace(sb.cfg, device_address=other)
+    await sb.write(0x0011, b"\x5a")
+    await sb.read(0x0010, 3)
+    await sb.write(0x0012, b"\xa5", device=env.cfg.device_address)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_read_only_registers(dut):
+    """ID, VERSION, BUILD read their constants; writes are ACKed and ignored."""
+    env = Env(dut)
+    sb = await env.start()
+    regmap = env.cfg.regmap
+    for name in ("ID", "VERSION", "BUILD"):
+        reg = regmap.register(name)
+        assert await sb.read(reg.address, 1) == bytes([reg.reset])
+        await sb.write(reg.address, bytes([reg.reset ^ 0xFF]))
+        assert await sb.read(reg.address, 1) == bytes([reg.reset])
+    await env.finish()
+
+
+@cocotb.test()
+async def test_elink_mode_and_enable(dut):
+    """ELINK_MODE keeps its value on illegal writes; CTRL.enable follows bit 0."""
+    env = Env(dut)
+    sb = await env.start()
+    regmap = env.cfg.regmap
+    elink = regmap.register("ELINK_MODE").address
+    ctrl = regmap.register("CTRL").address
+    for value in (3, 0, 7, 2, 1, 6, 0x0C, 5, 0xF9, 4, 0xFF):
+        await sb.write(elink, bytes([value]))
+        if sb.model.field_value("ELINK_MODE", "elinks") != _resolved(dut.elinks):
+            sb.error(f"elinks_o {dut.elinks.value} after writing {value}")
+    for value in (0, 1, 0xFE, 0x01):
+        await sb.write(ctrl, bytes([value]))
+        if sb.model.field_value("CTRL", "enable") != _resolved(dut.enable):
+            sb.error(f"enable_o {dut.enable.value} after writing {value}")
+    await sb.write(elink, bytes([3, 0]))  # burst over both registers
+    await env.finish()
+
+
+@cocotb.test()
+async def test_tmr_flags_and_upset_counter(dut):
+    """Sticky flags (write 1 to clear, set wins) and the saturating upset counter."""
+    env = Env(dut)
+    sb = await env.start()
+    regmap = env.cfg.regmap
+    flags_reg = regmap.register("TMR_ERR")
+    n_flags = len(flags_reg.fields)
+    lo = regmap.register("UPSET_COUNT_LO").address
+    hi = regmap.register("UPSET_COUNT_HI").address
+
+    await env.pulse(dut.tmr_flags, 0b0101 & ((1 << n_flags) - 1))
+    sb.model_flags(0b0101)
+    await env.pulse(dut.upset, 1, 3)
+    sb.model_upsets(3)
+    await sb.read(flags_reg.address, 3)
+    await sb.write(flags_reg.address, bytes([0x01]))  # clear one flag
+    await sb.write(flags_reg.address, bytes([0x02]))  # clearing a clear flag does nothing
+    await sb.read(flags_reg.address, 1)
+    await env.pulse(dut.tmr_flags, (1 << n_flags) - 1)
+    sb.model_flags((1 << n_flags) - 1)
+    for _ in range(5):  # separate single-clock upsets
+        await env.pulse(dut.upset, 1)
+        await ClockCycles(dut.clk, 3)
+    sb.model_upsets(5)
+    await sb.check_state()
+
+    # a flag raised in the very clock of the clearing write stays set;
+    # an upset in the clock of the clearing write counts as the first
+    async def during_write_strobe(signal, value):
+        await RisingEdge(dut.bus_we)
+        signal.value = value
+        await RisingEdge(dut.clk)
+        signal.value = 0
+
+    task = cocotb.start_soon(during_write_strobe(dut.tmr_flags, 0b0001))
+    await sb.write(flags_reg.address, bytes([0xFF]))
+    await task
+    sb.model_flags(0b0001)
+    task = cocotb.start_soon(during_write_strobe(dut.upset, 1))
+    await sb.write(hi, b"\x00")
+    await task
+    sb.model_upsets(1)
+    await sb.check_state()
+
+    # saturation: start just below the top by a deposit, count past it
+    top = (1 << regmap.counter_bits) - 1
+    dut.u_regfile.upset_count_q.value = top - 2
+    sb.model.upset_count = top - 2
+    await env.pulse(dut.upset, 1, 6)
+    sb.model_upsets(6)
+    await sb.read(lo, 2)
+    await sb.write(lo, b"\x77")  # any write to either byte clears
+    await sb.read(lo, 2)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_repeated_start_reads(dut):
+    """Reads with a repeated START, continued reads from the pointer, reads across the window end."""
+    env = Env(dut)
+    sb = await env.start()
+    window = env.cfg.regmap.weights
+    await sb.write(window.base, env.random_bytes(12))
+    await sb.read(window.base + 2, 4)
+    await sb.read_current(3)  # continues where the last read stopped
+    await sb.write(window.base + 5, b"")  # address only
+    await sb.read_current(2)
+    await sb.write(window.last - 2, env.random_bytes(3))
+    await sb.read(window.last - 1, 5)
+    first = env.cfg.regmap.registers[0].address
+    await sb.read(first, 2)
+    await sb.read_current(2)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_speeds(dut):
+    """Standard (100 kHz), fast (400 kHz) and fast-mode plus (1 MHz) SCL."""
+    env = Env(dut)
+    sb = await env.start()
+    window = env.cfg.regmap.weights
+    for scl_hz in (100e3, 400e3, 1e6):
+        sb.driver.use_speed(scl_hz)
+        address = window.base + env.rng.randrange(window.n_bytes - 4)
+        await sb.write(address, env.random_bytes(4))
+        await sb.read(address, 4)
+        await sb.write(env.cfg.regmap.register("ELINK_MODE").address, bytes([env.rng.choice((2, 3, 4, 5))]))
+    sb.driver.use_speed(env.cfg.scl_hz)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_start_stop_anywhere(dut):
+    """START or STOP in the middle of a byte or transaction resets the byte engine."""
+    env = Env(dut)
+    sb = await env.start()
+    master = sb.driver.master
+    dev = env.cfg.device_address
+    window = env.cfg.regmap.weights
+
+    async def partial(bits: int, value: int):
+        for i in range(bits):
+            await master.send_bit(value & (1 << (7 - i)))
+
+    # STOP after the high address byte, then after a partial data byte
+    await master.send_start()
+    await sb.driver.send_byte(dev << 1)
+    await sb.driver.send_byte(0x00)
+    await master.send_stop()
+    await master.send_start()
+    for byte in (dev << 1, 0x00, 0x20):
+        await sb.driver.send_byte(byte)
+    await partial(5, 0xFF)
+    await master.send_stop()
+    # the address phase before the partial byte moved the pointer
+    sb.pointer = window.base + 0x20
+    # repeated START in the middle of the device address and of a data byte
+    await master.send_start()
+    await partial(3, (dev << 1))
+    await master.send_start()
+    for byte in (dev << 1, 0x00, 0x30, 0xAB):
+        await sb.driver.send_byte(byte)
+    sb.model.write(window.base + 0x30, b"\xab")
+    await partial(6, 0x00)
+    await master.send_start()
+    await master.send_byte(dev << 1)
+    await master.send_stop()
+    sb.monitor.take()
+    sb.pointer = window.base + 0x31
+    await sb.read_current(2)
+    await sb.write(window.base + 0x40, b"\x11\x22")
+    await env.finish()
+
+
+@cocotb.test()
+async def test_glitch_filter_threshold(dut):
+    """With the bus idle, an SDA low pulse shorter than the filter is ignored; a longer one is a START."""
+    env = Env(dut)
+    sb = await env.start()
+    g = env.cfg.glitch_filter
+    state = dut.u_target.state_q
+    idle = _resolved(state)
+    seen: list[int] = []
+
+    async def watch():
+        while True:
+            await RisingEdge(dut.clk)
+            if _resolved(state) != idle:
+                seen.append(_resolved(state))
+
+    for width, detected in ((g - 1, False), (g + 1, True)):
+        if width < 1:
+            continue
+        seen.clear()
+        watcher = cocotb.start_soon(watch())
+        await env.pulse(dut.sda_glitch, 1, width)
+        await ClockCycles(dut.clk, 3 * g + 10)
+        watcher.cancel()
+        if bool(seen) != detected:
+            sb.error(f"SDA pulse of {width} clocks with SCL high: START {'' if seen else 'not '}detected")
+    # the pulse of g + 1 clocks was a START and a STOP: the target must be idle again
+    if _resolved(state) != idle:
+        sb.error("target not idle after a START/STOP pulse pair")
+    await env.finish()
+
+
+@cocotb.test()
+async def test_glitches_during_transfer(dut):
+    """Pulses shorter than the filter on SCL and SDA while transfers run: they must still succeed."""
+    env = Env(dut)
+    sb = await env.start()
+    g = env.cfg.glitch_filter
+    rng = env.rng
+    count = [0, 0]
+    longest = (g - 1) * CLOCK_NS
+
+    async def inject():
+        while True:
+            await Timer(rng.randrange(15, 120) * CLOCK_NS + rng.randrange(CLOCK_NS), unit="ns")
+            which = rng.randrange(2)
+            line = (dut.scl_glitch, dut.sda_glitch)[which]
+            width = rng.randrange(2, longest + 1) if longest >= 2 else 0
+            if width:
+                line.value = 1
+                await Timer(width, unit="ns")
+                line.value = 0
+                count[which] += 1
+
+    injector = cocotb.start_soon(inject())
+    window = env.cfg.regmap.weights
+    for _ in range(3):
+        address = window.base + rng.randrange(window.n_bytes - 8)
+        await sb.write(address, env.random_bytes(8))
+        await sb.read(address, 8)
+    await sb.write(env.cfg.regmap.register("ELINK_MODE").address, b"\x02\x00")
+    injector.cancel()
+    dut.scl_glitch.value = 0
+    dut.sda_glitch.value = 0
+    dut._log.info("injected %d SCL and %d SDA pulses of at most %d ns", count[0], count[1], longest)
+    if g > 1 and min(count) < 20:
+        sb.error(f"too few glitches injected: {count}")
+    await env.finish()
+
+
+@cocotb.test()
+async def test_reset_mid_transaction(dut):
+    """A reset during a write or a read: target idle and releasing SDA, state at reset values."""
+    env = Env(dut)
+    sb = await env.start()
+    window = env.cfg.regmap.weights
+    elink = env.cfg.regmap.register("ELINK_MODE").address
+    ctrl = env.cfg.regmap.register("CTRL").address
+    drove_low: list[float] = []
+
+    async def watch_sda():
+        while True:
+            await FallingEdge(dut.target_sda_o)
+            drove_low.append(get_sim_time(unit="ns"))
+
+    async def watch_state():
+        while True:
+            await ValueChange(dut.u_target.state_q)
+            left_idle.append(_resolved(dut.u_target.state_q))
+
+    left_idle: list[int | None] = []
+    scenarios = ["write_scl_high_sda_low", "write", "read", "read", "write"]
+    for n, scenario in enumerate(scenarios):
+        await sb.write(elink, b"\x03")
+        await sb.write(ctrl, b"\x00")
+        await sb.write(window.base + 8 * n, env.random_bytes(6))
+        dut.tmr_flags.value = 0b1
+        await RisingEdge(dut.clk)
+        dut.tmr_flags.value = 0
+        sb.model_flags(0b1)
+        if scenario.startswith("write"):
+            data = env.random_bytes(6)
+            task = cocotb.start_soon(sb.driver.write(env.cfg.device_address, window.base, data))
+        else:
+            task = cocotb.start_soon(sb.driver.read(env.cfg.device_address, window.base + 8 * n, 6))
+        if scenario == "write_scl_high_sda_low":
+            # SCL high while SDA is low inside the transfer: must not look like a START after reset
+            while True:
+                await RisingEdge(dut.scl)
+                await Timer(100, unit="ns")
+                if _resolved(dut.sda) == 0 and _resolved(dut.scl) == 1:
+                    break
+        else:
+            if scenario == "read":  # into the data phase, after the repeated START
+                await RisingEdge(dut.bus_re)
+            scl_cycles = env.rng.uniform(1, 30 if scenario == "read" else 70)
+            await Timer(int(scl_cycles * 1e9 / sb.driver.scl_hz), unit="ns")
+        dut.rst_n.value = 0
+        await ClockCycles(dut.clk, RESET_CLOCKS)
+        if _resolved(dut.target_sda_o) != 1:
+            sb.error(f"{scenario}: SDA not released during reset")
+        drove_low.clear()
+        left_idle.clear()
+        watchers = [cocotb.start_soon(watch_sda()), cocotb.start_soon(watch_state())]
+        dut.rst_n.value = 1
+        await task  # the controller finishes its transfer against an idle target
+        for watcher in watchers:
+            watcher.cancel()
+        if drove_low:
+            sb.error(f"{scenario}: target pulled SDA low after the reset (at {drove_low[0]} ns)")
+        if left_idle:
+            sb.error(f"{scenario}: target left the idle state after the reset: states {left_idle}")
+        if _resolved(dut.u_target.state_q) != 0:
+            sb.error(f"{scenario}: target not idle after the reset")
+        sb.reset_model()
+        await sb.check_state()
+        await sb.write(window.base + 1, b"\x42\x43")
+        await sb.read(window.base, 4)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_fast_load_path(dut):
+    """A deposit into u_regfile.weights_q (the testbenches' fast load) equals programming over I2C."""
+    env = Env(dut)
+    sb = await env.start()
+    window = env.cfg.regmap.weights
+    image = bytearray(env.random_bytes(window.n_bytes))
+    image[-1] &= window.byte_mask(window.last)
+    dut.u_regfile.weights_q.value = int.from_bytes(bytes(image), "little")
+    for i, byte in enumerate(image):
+        sb.model.write_byte(window.base + i, byte)
+    await ClockCycles(dut.clk, 2)
+    picks = sorted({0, window.n_bytes - 4} | {env.rng.randrange(window.n_bytes - 4) for _ in range(3)})
+    for start in picks:
+        await sb.read(window.base + start, 4)
+    await env.finish()
+
+
+@cocotb.test()
+async def test_checker_detects_mismatch(dut):
+    """Proof the checker can fail: a byte the model was told wrongly, and a bit flipped behind its back."""
+    env = Env(dut)
+    sb = await env.start()
+    sb.quiet = True
+    window = env.cfg.regmap.weights
+    address = window.base + 5
+    await sb.write(address, b"\x3c")
+    sb.model.write_byte(address, 0xC3)  # the model now believes a different byte
+    found = await sb.check_state()
+    caught_model = any(f"0x{address:04X}" in text and "weights_o" in text for text in found)
+    sb.model.write_byte(address, 0x3C)
+    # a single upset in the weight register, not made through the bus
+    flipped = _resolved(dut.u_regfile.weights_q) ^ (1 << (8 * 9 + 2))
+    dut.u_regfile.weights_q.value = flipped
+    await ClockCycles(dut.clk, 2)
+    found_flip = await sb.check_state()
+    caught_flip = any("weights_o" in text and f"0x{window.base + 9:04X}" in text for text in found_flip)
+    # a wrong ELINK value in the model shows both on elinks_o and in the register read-back
+    sb.model.values["ELINK_MODE"] = 2
+    found_elink = await sb.check_state()
+    caught_elink = (any("elinks_o" in t for t in found_elink)
+                    and any("read" in t and f"0x{env.cfg.regmap.registers[0].address:04X}" in t
+                            for t in found_elink))
+    dut._log.info("checker reports: %s | %s | %s", found, found_flip, found_elink)
+    sb.errors.clear()
+    assert caught_model, f"checker missed a wrong model byte: {found}"
+    assert caught_flip, f"checker missed a flipped weight bit: {found_flip}"
+    assert caught_elink, f"checker missed a wrong e-link mode: {found_elink}"
