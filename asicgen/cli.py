@@ -126,6 +126,44 @@ def cmd_hls(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Trained network -> RTL, HLS project and weight image, with one manifest naming them all."""
+    import json
+    import time
+
+    from asicgen import __version__
+    from asicgen.atomic import write_text
+    from asicgen.hls import generate_hls
+    from asicgen.image import write_image
+    from asicgen.rtl import generate_rtl
+    from asicgen.sources import load_network
+
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    network = load_network(Path(args.source), args.ii)
+    design = network.design
+    parts = {"rtl": out / "rtl", "image": out / "image"}
+    generate_rtl(parts["rtl"], design, args.command_line)
+    print(f"[generate] RTL of {design.summary()} -> {parts['rtl']}", file=sys.stderr)
+    write_image(parts["image"], network.weights, network.elinks, args.command_line)
+    print(f"[generate] weight image and register map -> {parts['image']}", file=sys.stderr)
+    if not args.no_hls:
+        parts["hls"] = out / "hls"
+        generate_hls(parts["hls"], network.weights, args.command_line)
+        print(f"[generate] HLS project -> {parts['hls']}", file=sys.stderr)
+    files = {name: sorted(json.loads((path / "manifest.json").read_text())["files"])
+             for name, path in parts.items()}
+    manifest = {"tool": f"asicgen {__version__}", "command": args.command_line,
+                "source": str(network.source), "region": network.region, "elinks": network.elinks,
+                "design": design.to_raw(), "design_sha256": design.digest(),
+                "weights_sha256": network.weights.digest(), "ii": design.ii, "latency": design.latency,
+                "parts": {name: {"directory": name, "files": listing} for name, listing in files.items()}}
+    write_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    print(f"[generate] done in {time.perf_counter() - t0:.1f}s; manifest {out / 'manifest.json'}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_csim(args: argparse.Namespace) -> int:
     from asicgen.csim import load_project, run_csim
     from asicgen.vectors import standard_vectors
@@ -206,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
     p.set_defaults(func=cmd_hls)
+
+    p = sub.add_parser("generate", help="RTL, HLS project and weight image of a trained network")
+    p.add_argument("source", help=source_help)
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")

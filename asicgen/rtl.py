@@ -95,6 +95,26 @@ def _positions(design: Design) -> list[Position]:
     return positions
 
 
+def _used_taps(design: Design) -> str:
+    """Per convolution unit q, the taps inside the image at some position it serves
+    (positions p * per_phase + q), as one binary literal, unit 0 in the low bits."""
+    conv = design.conv
+    channels = conv.in_shape[2]
+    r_out, c_out, _ = conv.out_shape
+    per_phase = design.positions_per_phase
+    taps = conv.kernel * conv.kernel * channels
+    bits = ""
+    for q in range(per_phase):
+        used = [False] * taps
+        for phase in range(design.ii):
+            row, col = divmod(phase * per_phase + q, c_out)
+            for kr, kc, _, _ in conv.taps(row, col):
+                for ch in range(channels):
+                    used[(kr * conv.kernel + kc) * channels + ch] = True
+        bits = "".join("1" if u else "0" for u in reversed(used)) + bits
+    return f"{per_phase * taps}'b{bits}"
+
+
 def context(design: Design) -> dict[str, Any]:
     conv, dense, conv_in = design.conv, design.dense, design.converter
     r_out, c_out, filters = conv.out_shape
@@ -118,7 +138,7 @@ def context(design: Design) -> dict[str, Any]:
         "weight_bits": design.weight_bits, "image_bits": design.image_bits,
         "layout": design.arch.layout, "image_shape": "x".join(map(str, conv.in_shape)),
         "n_cells": rows * cols * channels, "cells": _cells(design),
-        "n_positions": n_positions, "positions": _positions(design),
+        "n_positions": n_positions, "positions": _positions(design), "used_taps": _used_taps(design),
         "position_bits": max(1, (n_positions - 1).bit_length()),
         "taps": conv.kernel * conv.kernel * channels, "kernel": conv.kernel, "channels": channels,
         "filters": filters, "conv_acc_bits": conv.acc_type.bits, "conv_act_bits": conv.output_type.bits,

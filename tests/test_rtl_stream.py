@@ -28,7 +28,7 @@ def test_core_streams_bit_exact(arch, ii, tmp_path_factory):
     design = Design.build(EncoderArch.preset(arch), ii)
     weights = WeightSet.random(design, np.random.default_rng(ii))
     build = tmp_path_factory.mktemp(f"core_{arch}_ii{ii}")
-    vectors = standard_vectors(design, per_region=150, seed=ii)
+    vectors = standard_vectors(design, per_region=150, seed=ii, random_rows=200)
     np.savez(build / "vectors.npz", codes=vectors.codes, elinks=vectors.elinks)
     result = run_cocotb(sources=core_sources(design, build), toplevel="ae_core",
                         test_module="verif.tb_stream", build_dir=build,

@@ -2,7 +2,7 @@
 
 Launched by tests/test_rtl_stream.py through verif.runner; the config names the
 design, the weights, the vectors and which DUT (the plain datapath `ae_core`
-or the wrapped `ae_top`) is under test.
+or `ae_top` in its test wrapper `tb_ae_top`) is under test.
 """
 
 from __future__ import annotations
@@ -35,26 +35,26 @@ class CoreControl:
 
 class TopBackdoor:
     """Weights and control of ae_top, deposited straight into the register file's registers
-    (the fast path; tests/test_rtl_top.py checks it against programming over I2C)."""
+    (the fast path; verif/tb_top.py checks it against programming over I2C)."""
 
     def __init__(self, dut):
-        self.dut = dut
+        self.regfile = dut.u_top.u_regfile
 
     def load_weights(self, weights: WeightSet) -> None:
-        self.dut.u_regfile.weights_q.value = int.from_bytes(weights.image(), "little")
+        self.regfile.weights_q.value = int.from_bytes(weights.image(), "little")
 
     def set_mode(self, elinks: int) -> None:
-        self.dut.u_regfile.elinks_q.value = elinks
+        self.regfile.elinks_q.value = elinks
 
     def set_enable(self, enable: bool) -> None:
-        self.dut.u_regfile.enable_q.value = int(enable)
+        self.regfile.enable_q.value = int(enable)
 
 
 def setup(dut):
     config = load_config()
     design = Design.from_raw(config["design"])
     weights = WeightSet.from_words(design, np.asarray(config["weights"], dtype=np.int64))
-    top = config["dut"] == "ae_top"
+    top = config["dut"] == "tb_ae_top"
     bench = StreamBench(dut, TOP_PORTS if top else CORE_PORTS, design, weights)
     control = TopBackdoor(dut) if top else CoreControl(dut)
     data = np.load(config["vectors"])
@@ -66,6 +66,10 @@ async def start(bench, control, weights, design):
         control.set_mode(design.default_elinks)
         control.set_enable(True)
         control.load_weights(weights)
+    if isinstance(control, TopBackdoor):
+        bench.dut.i2c_addr.value = 0x50
+        bench.dut.ctrl_scl_o.value = 1
+        bench.dut.ctrl_sda_o.value = 1
     await bench.start()
     if isinstance(control, TopBackdoor):
         control.load_weights(weights)

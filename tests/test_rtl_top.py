@@ -1,0 +1,72 @@
+"""ae_top under cocotb + Verilator: streaming at every II, and reconfiguration over I2C."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asicgen.arch import EncoderArch
+from asicgen.design import Design
+from asicgen.i2c import format_transactions
+from asicgen.image import transactions
+from asicgen.regmap import RegisterMap
+from asicgen.rtl import generate_rtl
+from asicgen.vectors import standard_vectors, tie_weights
+from asicgen.weights import WeightSet
+from verif.runner import run_cocotb
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+def build_top(design: Design, build):
+    sources = generate_rtl(build / "rtl", design, "test")
+    return [*sources, HERE / "verif" / "tb_ae_top.sv"]
+
+
+def wrapper_parameters(design: Design) -> dict:
+    return {"TcBits": design.converter.n_tc * design.converter.tc_code.bits,
+            "SumBits": design.converter.sum_code.bits,
+            "OutBits": design.n_outputs * design.output_type.bits}
+
+
+@pytest.fixture(scope="module")
+def top_builds(tmp_path_factory):
+    return {ii: tmp_path_factory.mktemp(f"top_ii{ii}") for ii in (1, 2, 4, 8)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ii", [1, 2, 4, 8])
+def test_top_streams_bit_exact(ii, top_builds):
+    design = Design.build(EncoderArch(), ii)
+    build = top_builds[ii]
+    weights = WeightSet.random(design, np.random.default_rng(10 + ii))
+    vectors = standard_vectors(design, per_region=150, seed=ii, random_rows=200)
+    np.savez(build / "vectors.npz", codes=vectors.codes, elinks=vectors.elinks)
+    result = run_cocotb(sources=build_top(design, build), toplevel="tb_ae_top", test_module="verif.tb_stream",
+                        build_dir=build, parameters=wrapper_parameters(design),
+                        config={"design": design.to_raw(), "weights": weights.words(), "dut": "tb_ae_top",
+                                "vectors": build / "vectors.npz"})
+    assert result.tests == 4 and result.failed == 0, f"see {result.results_xml}"
+
+
+@pytest.mark.slow
+def test_reconfiguration_over_i2c(trained_networks, tmp_path_factory):
+    from asicgen.sources import load_network
+
+    design = Design.build(EncoderArch(), 1)
+    build = tmp_path_factory.mktemp("top_reconfig")
+    region_a = load_network(trained_networks["default"])
+    region_b = tie_weights(design, 5)
+    regions = []
+    for name, weights, elinks in (("A (trained)", region_a.weights, 5), ("B", region_b, 3)):
+        text = format_transactions(transactions(weights, elinks), 0x50, ["test"])
+        regions.append({"name": name, "weights": weights.words(), "elinks": elinks, "transactions": text})
+    vectors = standard_vectors(design, per_region=100, seed=4, random_rows=50)
+    np.savez(build / "vectors.npz", codes=vectors.codes, elinks=vectors.elinks)
+    mode_address = RegisterMap.for_design(design).register("ELINK_MODE").address
+    result = run_cocotb(sources=build_top(design, build), toplevel="tb_ae_top", test_module="verif.tb_top",
+                        build_dir=build, parameters=wrapper_parameters(design),
+                        config={"design": design.to_raw(), "regions": regions, "scl_hz": 1e6,
+                                "elink_mode_address": mode_address, "vectors": build / "vectors.npz",
+                                "modules_per_region": 300})
+    assert result.tests == 1 and result.failed == 0, f"see {result.results_xml}"
