@@ -47,7 +47,7 @@ def measure(design: Design, scl_hz: float, build: Path, device_address: int = 0x
     t0 = time.perf_counter()
     result = run_cocotb(sources=sources + [WRAPPER], toplevel="i2c_tb_top", test_module="verif.tb_i2c",
                         build_dir=build / "sim", config=config, testcase="test_full_image",
-                        parameters=wrapper_parameters(design, DEFAULT_GLITCH_FILTER))
+                        parameters=wrapper_parameters(design, DEFAULT_GLITCH_FILTER), optimise=True)
     if result.failed or not timing.exists():
         raise RuntimeError(f"full-image test failed at {scl_hz:g} Hz; see {build / 'sim'}")
     row = json.loads(timing.read_text())
