@@ -39,7 +39,7 @@ TARGET_NAMES = ("charges", "inputs")
 class TrainSettings:
     seed: int = 1
     epochs: int = 80
-    batch_size: int = 256
+    batch_size: int = 128
     learning_rate: float = 3e-3
     patience: int = 12
     loss: str = "telescope"
