@@ -98,6 +98,12 @@ def markdown(results: dict) -> str:
               f"* region `{t['region']}`: {t['epochs_run']} epochs, wall time "
               f"{t['wall_seconds']} s (target < 300 s), peak memory {t['peak_rss_mib']} MiB "
               f"(target < 4096 MiB)", ""]
+    gen = t.get("generator")
+    if gen:
+        lines += ["## Data", "",
+                  f"* synthetic modules; front end: {gen['cells_per_tc']} cells per TC, noise "
+                  f"{gen['noise_counts']} ADC counts per TC, cells summed above "
+                  f"{gen['cell_threshold_sigma']} sigma of their noise", ""]
     lines += ["## Median EMD per e-link budget (lower is better)", "",
               "| e-links | region | autoencoder | " + " | ".join(BASELINE_NAMES) + " | AE best |",
               "|---|---|---|" + "---|" * len(BASELINE_NAMES) + "---|"]
@@ -134,7 +140,8 @@ def main() -> int:
     results["default_training"] = {
         "region": DEFAULT_REGION, "wall_seconds": default["wall_seconds"],
         "peak_rss_mib": default["peak_rss_mib"], "epochs_run": default["metrics"]["epochs_run"],
-        "train_seconds": default["metrics"]["train_seconds"]}
+        "train_seconds": default["metrics"]["train_seconds"],
+        "generator": default["metrics"].get("generator")}
     say(f"default region: {default['wall_seconds']} s wall, {default['peak_rss_mib']} MiB peak")
 
     per_budget = []

@@ -149,3 +149,36 @@ def test_region_files_are_strict(tmp_path):
         resolve_region(str(bad))
     with pytest.raises(ConfigError, match="unknown region 'nowhere'"):
         resolve_region("nowhere")
+
+
+def test_front_end_sums_cells_above_their_threshold():
+    from dataclasses import replace
+
+    base = preset("cee_mid").generator
+    rng = np.random.default_rng(0)
+    counts = np.zeros((20000, 48))
+    # noise only: every positive cell enters the sum, so the TC mean is
+    # cells * sigma_cell / sqrt(2 pi) with sigma_cell = noise / sqrt(cells)
+    for cells in (1, 4, 9):
+        p = replace(base, cells_per_tc=cells, cell_threshold_sigma=0.0)
+        tc = D._front_end(rng, counts, p)
+        expected = cells * (p.noise_counts / np.sqrt(cells)) / np.sqrt(2 * np.pi)
+        assert tc.min() == 0.0
+        assert tc.mean() == pytest.approx(expected, rel=0.02)
+    # a 3-sigma cell threshold removes almost all noise, but not real deposits
+    p = replace(base, cells_per_tc=4, cell_threshold_sigma=3.0)
+    assert np.mean(D._front_end(rng, counts, p) > 0) < 0.01
+    big = D._front_end(rng, np.full((1000, 48), 10 * D.MIPT_COUNTS), p)
+    assert big.mean() == pytest.approx(10 * D.MIPT_COUNTS, rel=0.01)
+
+
+def test_one_cell_per_tc_is_noise_clipped_at_zero_per_tc():
+    """cells_per_tc = 1 reproduces Gaussian TC noise clipped at zero, draw for draw."""
+    from dataclasses import replace
+
+    p = replace(preset("ceh_front").generator, cells_per_tc=1)
+    counts = np.random.default_rng(1).uniform(0, 100, (50, 48))
+    ours = D._front_end(np.random.default_rng(2), counts, p)
+    plain = np.clip(counts + np.random.default_rng(2).normal(0.0, p.noise_counts, counts.shape),
+                    0, None)
+    assert np.allclose(ours, plain)

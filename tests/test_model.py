@@ -27,16 +27,30 @@ def test_architecture_descriptions_are_strict():
 
 @pytest.mark.parametrize("preset", ["default", "8x8"])
 def test_qkeras_encoder_matches_the_architecture(preset):
-    from training.model import build_autoencoder, build_encoder
+    from training.model import build_autoencoder, build_encoder, sum_feature
 
     arch = EncoderArch.preset(preset)
     encoder = build_encoder(arch)
     assert encoder.count_params() == arch.n_weights
     assert encoder.output_shape == (None, arch.dense_units)
+    rng = np.random.default_rng(0)
+    images = rng.random((4,) + arch.input_shape)
     autoencoder, _, decoder = build_autoencoder(arch, output_bits=5)
-    out = autoencoder.predict(np.random.default_rng(0).random((4,) + arch.input_shape), verbose=0)
+    out = autoencoder.predict([images, sum_feature(rng.integers(0, 512, 4))], verbose=0)
     assert out.shape == (4, 48)
     assert np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
+    assert [tuple(i.shape) for i in decoder.inputs] == [(None, arch.dense_units), (None, 1)]
+    plain, _, plain_decoder = build_autoencoder(arch, output_bits=5, sum_input=False)
+    assert plain.predict(images, verbose=0).shape == (4, 48)
+    assert len(plain_decoder.inputs) == 1
+
+
+def test_sum_feature_is_the_scaled_nine_bit_code():
+    from training.model import sum_feature
+
+    feature = sum_feature(np.array([0, 1, 511]))
+    assert feature.shape == (3, 1) and feature.dtype == np.float32
+    assert feature[:, 0].tolist() == [0.0, 1 / 512, 511 / 512]
 
 
 def test_elink_truncation_keeps_msbs_and_passes_gradients():

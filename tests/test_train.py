@@ -89,3 +89,39 @@ def test_console_entry_point_lists_regions():
                          text=True, check=True).stdout
     assert "cee_high_eta" in out and "(default)" in out
     assert np.all([f"{e} e-links" in out for e in (2, 3, 4, 5)])
+
+
+def test_training_settings_parse_targets_loss_weights_and_the_sum_input():
+    from asicgen.raw import ConfigError
+    from training.losses import DEFAULT_SCALE_WEIGHTS
+    from training.train import TrainSettings
+
+    default = TrainSettings()
+    assert default.target == "charges" and default.decoder_sum and default.loss_weights is None
+    s = TrainSettings.from_raw({"target": "inputs", "decoder_sum": False,
+                                "loss_weights": {"block": 2.0}})
+    assert s.target == "inputs" and not s.decoder_sum
+    assert s.loss_weights == {**DEFAULT_SCALE_WEIGHTS, "block": 2.0}
+    with pytest.raises(ConfigError, match=r"loss_weights.tc: must be positive"):
+        TrainSettings.from_raw({"loss_weights": {"tc": 0.0}})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 4x4"):
+        TrainSettings.from_raw({"loss_weights": {"4x4": 1.0}})
+    with pytest.raises(ConfigError, match="decoder_sum: expected true or false"):
+        TrainSettings.from_raw({"decoder_sum": 1})
+
+
+def test_training_targets_are_the_unit_sum_charges_the_emd_is_scored_against():
+    from training.data import generate
+    from training.regions import preset
+    from training.train import Prepared, training_targets
+
+    prepared = Prepared.of(generate(preset("cee_high_eta"), seed=3, modules=300))
+    prepared = prepared.subset(np.flatnonzero(prepared.inputs.sum(axis=1) > 0))
+    charges = training_targets(prepared, "charges")
+    assert np.allclose(charges.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(charges, prepared.charges / prepared.charges.sum(axis=1, keepdims=True),
+                       atol=1e-6)
+    # the converter's inputs drop charges below 2^-7 of the sum's MSB: the
+    # charge targets keep them
+    inputs = training_targets(prepared, "inputs")
+    assert np.count_nonzero(charges) > np.count_nonzero(inputs)

@@ -356,6 +356,23 @@ def _add_pileup(rng: np.random.Generator, energy: np.ndarray, p: GeneratorParams
     np.add.at(energy, owner, frac * e[:, None])
 
 
+def _front_end(rng: np.random.Generator, counts: np.ndarray, p: GeneratorParams) -> np.ndarray:
+    """Electronics noise and the trigger-path zero suppression of the front-end chip.
+
+    Each TC is the sum of `cells_per_tc` sensor cells. Every cell gets Gaussian
+    noise of noise_counts / sqrt(cells_per_tc) after pedestal subtraction (so
+    the TC sum has noise_counts), and a cell enters the TC sum only if it is
+    above `cell_threshold_sigma` times its own noise (0: only positive cells),
+    as in the CMS L1 HGCAL front-end emulation (cell thresholds before the TC
+    sums). The TC's deposit is shared evenly among its cells.
+    """
+    n_cells = p.cells_per_tc
+    sigma = p.noise_counts / np.sqrt(n_cells)
+    cells = counts[..., None] / n_cells + rng.normal(0.0, sigma, counts.shape + (n_cells,))
+    keep = cells > max(p.cell_threshold_sigma * sigma, 0.0)
+    return np.where(keep, cells, 0.0).sum(axis=-1)
+
+
 def generate(region: Region, seed: int, modules: int | None = None) -> ModuleSet:
     """Seeded synthetic modules for a region (reproducible for a given seed)."""
     p = region.generator
@@ -372,7 +389,7 @@ def generate(region: Region, seed: int, modules: int | None = None) -> ModuleSet
         # sampling fluctuation: 30% / sqrt(E / MIP_T) smearing of each deposit
         counts = energy * MIPT_COUNTS
         counts = rng.normal(counts, 0.3 * np.sqrt(counts * MIPT_COUNTS))
-        counts += rng.normal(0.0, p.noise_counts, counts.shape)
+        counts = _front_end(rng, counts, p)
         calq[start:stop] = np.clip(np.rint(counts), 0, None).astype(np.int64)
     meta = {
         "layer": np.full(n, p.layer, dtype=np.int64),

@@ -53,9 +53,10 @@ def mse_loss() -> LossFn:
     return loss
 
 
-def make_loss(name: str) -> LossFn:
+def make_loss(name: str, weights: Mapping[str, float] | None = None) -> LossFn:
+    """The named loss; `weights` are the telescope scale weights (default: DEFAULT_SCALE_WEIGHTS)."""
     if name == "telescope":
-        return telescope_loss()
+        return telescope_loss(weights)
     if name == "mse":
         return mse_loss()
     raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")

@@ -65,30 +65,55 @@ class ElinkTruncation(keras.layers.Layer):
 
 
 DECODER_HIDDEN = (512, 512)
+#: the 9-bit module-sum code (SPEC section 3) the decoder reads beside the latent
+SUM_CODE_BITS = 9
 
 
-def build_decoder(arch: EncoderArch) -> keras.Model:
+def sum_feature(sum_codes: np.ndarray) -> np.ndarray:
+    """(N,) 9-bit 5E4M sum codes -> (N, 1) decoder input in [0, 1).
+
+    The code is already logarithmic in the sum, so it is fed as is, scaled."""
+    return (np.asarray(sum_codes, dtype=np.float32) / (1 << SUM_CODE_BITS))[:, None]
+
+
+def build_decoder(arch: EncoderArch, sum_input: bool = True) -> keras.Model:
     """A dense decoder: the latent vector carries no image structure worth a
-    transposed convolution, and a wider decoder costs nothing on the detector."""
-    inputs = keras.Input(shape=(arch.dense_units,), name="latent_in")
-    x = inputs
+    transposed convolution, and a wider decoder costs nothing on the detector.
+
+    With `sum_input` the decoder also reads the module-sum code that travels
+    with every payload: it tells the decoder the absolute scale of the module,
+    hence how much of it is electronics noise and small pile-up deposits that
+    the 16 outputs cannot describe one by one."""
+    latent = keras.Input(shape=(arch.dense_units,), name="latent_in")
+    inputs = [latent]
+    x = latent
+    if sum_input:
+        total = keras.Input(shape=(1,), name="sum_code_in")
+        inputs.append(total)
+        x = keras.layers.Concatenate(name="dec_with_sum")([latent, total])
     for i, width in enumerate(DECODER_HIDDEN):
         x = keras.layers.Dense(width, activation="relu", name=f"dec_dense{i}")(x)
     logits = keras.layers.Dense(N_TC, name="dec_calq")(x)
     outputs = keras.layers.Softmax(name="dec_unit_sum")(logits)
-    return keras.Model(inputs, outputs, name="decoder")
+    return keras.Model(inputs if sum_input else latent, outputs, name="decoder")
 
 
-def build_autoencoder(arch: EncoderArch, output_bits: int) -> tuple[keras.Model, keras.Model,
-                                                                      keras.Model]:
-    """(autoencoder, encoder, decoder); the autoencoder truncates to `output_bits`."""
+def build_autoencoder(arch: EncoderArch, output_bits: int, sum_input: bool = True
+                      ) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """(autoencoder, encoder, decoder); the autoencoder truncates to `output_bits`.
+
+    With `sum_input` the autoencoder's inputs are [image, sum feature]."""
     encoder = build_encoder(arch)
-    decoder = build_decoder(arch)
+    decoder = build_decoder(arch, sum_input)
     inputs = keras.Input(shape=arch.input_shape, name="ae_in")
     latent = encoder(inputs)
     if output_bits < arch.output_bits:
         latent = ElinkTruncation(output_bits, name="elink_truncation")(latent)
-    autoencoder = keras.Model(inputs, decoder(latent), name="autoencoder")
+    if sum_input:
+        total = keras.Input(shape=(1,), name="ae_sum_code")
+        autoencoder = keras.Model([inputs, total], decoder([latent, total]), name="autoencoder")
+    else:
+        autoencoder = keras.Model(inputs, decoder(latent), name="autoencoder")
     return autoencoder, encoder, decoder
 
 

@@ -40,8 +40,13 @@ class GeneratorParams:
     hadronic_fraction: float = 0.5
     #: shower energy deposited in the module, log-uniform in this range
     shower_energy_mipt: tuple[float, float] = (10.0, 1000.0)
-    #: Gaussian electronics noise per TC, in ADC counts
+    #: Gaussian electronics noise per TC (quadratic sum over its cells), in ADC counts
     noise_counts: float = 4.0
+    #: sensor cells summed into one TC (4 in 200/300 um sensors, 9 in 120 um ones)
+    cells_per_tc: int = 4
+    #: front-end zero suppression: a cell enters its TC sum only above this many
+    #: sigma of its noise (0: every cell with a positive pedestal-subtracted value)
+    cell_threshold_sigma: float = 0.0
     layer: int = 20
     eta: float = 2.0
 
@@ -50,10 +55,11 @@ class GeneratorParams:
         fields = set(cls.__dataclass_fields__)
         data = check_keys(raw, where, set(), fields)
         values = asdict(base)
-        for key in ("modules", "layer"):
+        for key in ("modules", "layer", "cells_per_tc"):
             if key in data:
                 values[key] = get_int(data, key, where, lo=1)
-        for key in ("pileup_rate", "pileup_mean_mipt", "noise_counts", "eta"):
+        for key in ("pileup_rate", "pileup_mean_mipt", "noise_counts", "eta",
+                    "cell_threshold_sigma"):
             if key in data:
                 values[key] = get_float(data, key, where, lo=0.0)
         for key in ("shower_probability", "hadronic_fraction"):

@@ -26,19 +26,20 @@ from asicgen.raw import ConfigError, check_keys, get_float, get_int, get_str, lo
 from training.baselines import BASELINE_NAMES, budget_bits, make_baseline
 from training.codec import decode_tc, encode_tc
 from training.data import ModuleSet, region_modules, split
-from training.losses import LOSS_NAMES
+from training.losses import DEFAULT_SCALE_WEIGHTS, LOSS_NAMES
 from training.metrics import emd_batch, summarise
 from training.normalise import convert_codes
 from training.regions import Region, resolve_region
 
 WEIGHTS_FORMAT = "asicgen-weights/1"
+TARGET_NAMES = ("charges", "inputs")
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     seed: int = 1
     epochs: int = 80
-    batch_size: int = 256
+    batch_size: int = 128
     learning_rate: float = 3e-3
     patience: int = 12
     loss: str = "telescope"
@@ -47,6 +48,13 @@ class TrainSettings:
     modules: int | None = None
     #: validation modules scored with EMD (the slow part of evaluation)
     eval_modules: int = 20_000
+    #: telescope weight of each scale (tc, 2x2, 3x3, block); None = the loss's defaults
+    loss_weights: dict[str, float] | None = None
+    #: the decoder also reads the transmitted 9-bit module-sum code
+    decoder_sum: bool = True
+    #: what the decoder learns to reproduce: "charges" (the 48 charges the IP
+    #: receives, the reference of the EMD) or "inputs" (the converter's 8-bit values)
+    target: str = "charges"
 
     @classmethod
     def from_raw(cls, raw: Any, where: str = "training") -> TrainSettings:
@@ -66,6 +74,21 @@ class TrainSettings:
                                                       lo=0.01, hi=0.9)
         if "loss" in data:
             values["loss"] = get_str(data, "loss", where, choices=LOSS_NAMES)
+        if "loss_weights" in data:
+            raw_weights = check_keys(data["loss_weights"], f"{where}.loss_weights", set(),
+                                     set(DEFAULT_SCALE_WEIGHTS))
+            weights = {k: get_float(raw_weights, k, f"{where}.loss_weights") for k in raw_weights}
+            for key, value in weights.items():
+                if value <= 0:
+                    raise ConfigError(f"{where}.loss_weights.{key}: must be positive (every "
+                                      "scale of the telescope loss is kept)")
+            values["loss_weights"] = {**DEFAULT_SCALE_WEIGHTS, **weights}
+        if "target" in data:
+            values["target"] = get_str(data, "target", where, choices=TARGET_NAMES)
+        if "decoder_sum" in data:
+            if not isinstance(data["decoder_sum"], bool):
+                raise ConfigError(f"{where}.decoder_sum: expected true or false")
+            values["decoder_sum"] = data["decoder_sum"]
         return cls(**values)
 
 
@@ -118,9 +141,32 @@ class Prepared:
                         self.sum_codes[index])
 
 
-def unit_targets(inputs: np.ndarray) -> np.ndarray:
-    total = inputs.sum(axis=1, keepdims=True).astype(np.float64)
-    return (inputs / np.maximum(total, 1)).astype(np.float32)
+def unit_targets(values: np.ndarray) -> np.ndarray:
+    total = values.sum(axis=1, keepdims=True).astype(np.float64)
+    return (values / np.maximum(total, 1)).astype(np.float32)
+
+
+def training_targets(prepared: Prepared, target: str) -> np.ndarray:
+    """Unit-sum training targets.
+
+    "charges": the decoded 7-bit charges, the very modules the EMD compares the
+    reconstruction with. The converter's 8-bit inputs lose every charge below
+    2^-7 of the sum's MSB (e.g. the noise of a busy module); learning to
+    reproduce the inputs would teach the decoder to drop what it is scored on.
+    """
+    if target == "charges":
+        return unit_targets(prepared.charges)
+    if target == "inputs":
+        return unit_targets(prepared.inputs)
+    raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGET_NAMES)}")
+
+
+def model_inputs(prepared: Prepared, arch: EncoderArch, decoder_sum: bool):
+    """What the autoencoder reads: the image, and the module-sum code if the decoder uses it."""
+    from training.model import images_from_inputs, sum_feature
+
+    images = images_from_inputs(prepared.inputs, arch)
+    return [images, sum_feature(prepared.sum_codes)] if decoder_sum else images
 
 
 def readable(reconstruction: np.ndarray) -> np.ndarray:
@@ -173,24 +219,30 @@ class TrainResult:
 
 def fit(job: TrainJob, train: Prepared, val: Prepared, stream: TextIO):
     """Train the autoencoder; returns (encoder, decoder, history dict)."""
+    # the model module first: it fixes which Keras `tensorflow.keras` resolves to
+    from training.model import build_autoencoder  # isort: skip
+
     import tensorflow as tf
     from tensorflow import keras
 
     from training.losses import make_loss
-    from training.model import build_autoencoder, images_from_inputs
 
-    tf.keras.utils.set_random_seed(job.settings.seed)
+    settings = job.settings
+    tf.keras.utils.set_random_seed(settings.seed)
     tf.config.experimental.enable_op_determinism()
-    autoencoder, encoder, decoder = build_autoencoder(job.arch, job.region.output_bits)
+    autoencoder, encoder, decoder = build_autoencoder(job.arch, job.region.output_bits,
+                                                      settings.decoder_sum)
     autoencoder.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate),
-                        loss=make_loss(job.settings.loss))
+                        loss=make_loss(settings.loss, settings.loss_weights))
     stopper = keras.callbacks.EarlyStopping(patience=job.settings.patience,
                                             restore_best_weights=True)
     slower = keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, job.settings.patience // 3),
                                                min_lr=1e-5)
     history = autoencoder.fit(
-        images_from_inputs(train.inputs, job.arch), unit_targets(train.inputs),
-        validation_data=(images_from_inputs(val.inputs, job.arch), unit_targets(val.inputs)),
+        model_inputs(train, job.arch, settings.decoder_sum),
+        training_targets(train, settings.target),
+        validation_data=(model_inputs(val, job.arch, settings.decoder_sum),
+                         training_targets(val, settings.target)),
         epochs=job.settings.epochs, batch_size=job.settings.batch_size, shuffle=True,
         verbose=0, callbacks=[stopper, slower, _progress_callback(job.settings.epochs, stream)],
     )
@@ -207,10 +259,14 @@ def truncate_outputs(latent: np.ndarray, arch: EncoderArch, bits: int) -> np.nda
 
 def autoencoder_reconstruction(encoder, decoder, arch: EncoderArch, prepared: Prepared,
                                bits: int) -> np.ndarray:
-    from training.model import images_from_inputs
+    """Encoder (as the IP runs it) -> e-link truncation -> decoder (as the back end runs it)."""
+    from training.model import images_from_inputs, sum_feature
 
     latent = encoder.predict(images_from_inputs(prepared.inputs, arch), batch_size=4096, verbose=0)
-    return decoder.predict(truncate_outputs(latent, arch, bits), batch_size=4096, verbose=0)
+    received = truncate_outputs(latent, arch, bits)
+    if len(decoder.inputs) == 2:
+        received = [received, sum_feature(prepared.sum_codes)]
+    return decoder.predict(received, batch_size=4096, verbose=0)
 
 
 def evaluate(reconstructions: dict[str, np.ndarray], truth: Prepared) -> dict[str, Any]:
@@ -294,6 +350,7 @@ def train_region(job: TrainJob, out_dir: Path, stream: TextIO = sys.stderr) -> T
         "budget_bits": budget_bits(job.region.elinks),
         "architecture": job.arch.to_raw(),
         "settings": asdict(settings),
+        "generator": None if job.region.data_files else asdict(job.region.generator),
         "modules": {"total": len(modules), "training": len(train), "validation": len(val),
                     "scored": len(scored)},
         "epochs_run": epochs_run,
