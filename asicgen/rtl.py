@@ -44,7 +44,7 @@ class Position:
     index: int
     row: int
     col: int
-    #: the concatenation, one kernel row per line, last tap first
+    #: the concatenation, one kernel tap per line, last tap first
     tap_lines: list[str]
     padded: int
 
@@ -76,20 +76,22 @@ def _positions(design: Design) -> list[Position]:
     for index in range(r_out * c_out):
         row, col = divmod(index, c_out)
         inside = {(kr, kc): (r, c) for kr, kc, r, c in conv.taps(row, col)}
-        lines = []
+        groups = []
         for kr in range(conv.kernel):
-            row_taps = []
             for kc in range(conv.kernel):
-                for ch in range(channels):
-                    if (kr, kc) in inside:
-                        r, c = inside[(kr, kc)]
-                        row_taps.append(f"image[{(r * cols + c) * channels + ch}*InputBits +: InputBits]")
-                    else:
-                        row_taps.append(zero)
-            lines.append(row_taps)
+                if (kr, kc) in inside:
+                    r, c = inside[(kr, kc)]
+                    terms = [f"image[{(r * cols + c) * channels + ch}*InputBits +: InputBits]"
+                             for ch in range(channels)]
+                    note = f"tap ({kr},{kc}) = image row {r}, col {c}"
+                else:
+                    terms = [zero] * channels
+                    note = f"tap ({kr},{kc}) in the padding"
+                groups.append((", ".join(reversed(terms)), note))
         # {a, b, c} puts a in the top bits: the last tap comes first
-        text = [", ".join(reversed(taps)) for taps in reversed(lines)]
-        text = [line + ("," if i < len(text) - 1 else "") for i, line in enumerate(text)]
+        groups.reverse()
+        text = [f"{terms}{',' if i < len(groups) - 1 else ' '}  // {note}"
+                for i, (terms, note) in enumerate(groups)]
         padded = conv.kernel * conv.kernel - len(inside)
         positions.append(Position(index, row, col, text, padded * channels))
     return positions
@@ -112,7 +114,8 @@ def _used_taps(design: Design) -> str:
                 for ch in range(channels):
                     used[(kr * conv.kernel + kc) * channels + ch] = True
         bits = "".join("1" if u else "0" for u in reversed(used)) + bits
-    return f"{per_phase * taps}'b{bits}"
+    width = per_phase * taps
+    return f"{width}'h{int(bits, 2):0{-(-width // 4)}x}"
 
 
 def context(design: Design) -> dict[str, Any]:
