@@ -17,8 +17,9 @@ from asicgen.weights import WeightSet
 
 #: SCL cycles per byte on the bus: 8 data bits + ACK
 BYTE_CYCLES = 9
-#: per transaction: START, device address byte, two register address bytes, STOP
-TRANSACTION_OVERHEAD_CYCLES = 1 + 3 * BYTE_CYCLES + 1
+#: per transaction: device address and two register address bytes (with ACK), and the SCL
+#: rising edge before STOP; START has no SCL edge of its own
+TRANSACTION_OVERHEAD_CYCLES = 3 * BYTE_CYCLES + 1
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class ImageFiles:
 
 
 def program_cycles(writes: list[Write]) -> int:
-    """SCL cycles to replay `writes` (START, address bytes, data bytes with ACK, STOP)."""
+    """SCL cycles (rising edges) to replay `writes`: address bytes, data bytes with ACK, STOP."""
     return sum(TRANSACTION_OVERHEAD_CYCLES + BYTE_CYCLES * len(w.data) for w in writes)
 
 
