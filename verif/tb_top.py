@@ -47,6 +47,8 @@ async def program_two_regions_over_i2c_without_reset(dut):
     first = WeightSet.from_words(design, np.asarray(regions[0]["weights"], dtype=np.int64))
     bench = StreamBench(dut, TOP_PORTS, design, first)
     await bench.start()
+    # the I2C target's input filters settle on the pad levels in the first clocks after reset
+    await ClockCycles(dut.clk, 20)
     driver = I2cDriver(dut, config["scl_hz"])
     for i, region in enumerate(regions):
         weights = WeightSet.from_words(design, np.asarray(region["weights"], dtype=np.int64))

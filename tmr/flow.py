@@ -1,0 +1,80 @@
+"""Read RTL with yosys, triplicate, write Verilog back, and report."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from asicgen.atomic import write_text
+from tmr.netlist import Module
+from tmr.policy import Policy
+from tmr.transform import Report, harden, replica_base
+from tmr.yosys import run_yosys, stage_sources
+
+
+@dataclass(frozen=True)
+class Hardened:
+    top: str
+    verilog: str
+    report: Report
+
+
+def read_script(sources: Sequence[str], top: str | None, policy: Policy, out_json: str) -> str:
+    files = " ".join(f'"{s}"' for s in sources)
+    lines = [f"read_verilog -sv {files}",
+             f"hierarchy -check -top {top}" if top else "hierarchy -check -auto-top"]
+    if policy.hook:
+        lines.append(f"blackbox {policy.hook.cell_type}")
+    lines += ["proc", "flatten", "memory -nomap", "memory_map", "opt_clean", f"write_json {out_json}"]
+    return "\n".join(lines) + "\n"
+
+
+def flat_netlist(sources: Sequence[Path], top: str | None, policy: Policy,
+                 workdir: Path) -> tuple[dict, Module]:
+    staged = stage_sources(sources, workdir)
+    run_yosys(read_script(staged, top, policy, "plain.json"), workdir, "read.log")
+    design = json.loads((workdir / "plain.json").read_text())
+    tops = [name for name, m in design["modules"].items() if m.get("attributes", {}).get("top")]
+    name = top or (tops[0] if tops else next(iter(design["modules"])))
+    return design, Module(name, design["modules"][name])
+
+
+def harden_sources(sources: Sequence[Path], policy: Policy, top: str | None = None,
+                   workdir: Path | None = None) -> Hardened:
+    with tempfile.TemporaryDirectory(prefix="asicgen-tmr-") as tmp:
+        work = Path(workdir or tmp)
+        design, module = flat_netlist(sources, top, policy, work)
+        report = harden(module, policy)
+        if policy.hook:
+            design["modules"].pop(policy.hook.cell_type, None)
+        (work / "hardened.json").write_text(json.dumps(design))
+        run_yosys("read_json hardened.json\nwrite_verilog hardened.v\n", work, "write.log")
+        return Hardened(module.name, (work / "hardened.v").read_text(), report)
+
+
+def report_markdown(hardened: Hardened) -> str:
+    r = hardened.report
+    lines = [f"# TMR report: {hardened.top}", "",
+             f"* registers triplicated: {len(r.triplicated)} ({r.protected_bits} bits), voters inserted: "
+             f"{r.voters}",
+             f"* registers left single: {len(r.single)} ({r.single_bits} bits)",
+             f"* flip-flop bits: {r.bits_before} -> {r.bits_after} "
+             f"(x{r.bits_after / max(r.bits_before, 1):.2f})",
+             "* error classes (voters per class): "
+             + ", ".join(f"{cls} {n}" for cls, n in r.error_classes.items()), "",
+             "| register | bits | policy | class | replicas | source |", "|---|---|---|---|---|---|"]
+    for reg in r.triplicated:
+        base = replica_base(reg.name)
+        lines.append(f"| `{reg.name}` | {reg.width} | {reg.policy} | {reg.error_class} | "
+                     f"`{base}__tmr0..2` | {reg.source} |")
+    for reg in r.single:
+        lines.append(f"| `{reg.name}` | {reg.width} | none | - | - | {reg.source} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_hardened(hardened: Hardened, out: Path, header: str = "") -> None:
+    write_text(out, header + hardened.verilog)
+    write_text(out.with_suffix(".tmr.md"), report_markdown(hardened))

@@ -1,0 +1,135 @@
+"""Which registers are triplicated, how, and where the voters' error flags go.
+
+A policy is a list of rules matched in order against each register's name (the
+flattened hierarchical name yosys gives it, e.g. `u_regfile.weights_q`); an RTL
+attribute `(* tmr = "full" | "pipeline" | "none" *)` on the register overrides
+the rules. Policies (SPEC section 9):
+
+* `full`: weights, configuration, state machines. Three copies; the voted value
+  is what the next-state logic reads, so every copy reloads the majority value
+  every clock and an upset is repaired on the next edge.
+* `pipeline`: datapath registers refreshed every bunch crossing. Three copies and
+  a majority voter after them.
+* `none`: left single (documented, and listed in the report).
+
+Every rule names an error class; each class has one flag (the voters of that
+class disagreeing this clock). The flags drive the outputs of a hook cell in the
+design (ae_top's `ae_tmr_hook`: the sticky status bits and the upset counter), or,
+in RTL without a hook, a new output port.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asicgen.raw import ConfigError, check_keys, get_str, load_config_file
+
+POLICIES = ("full", "pipeline", "none")
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    policy: str
+    error_class: str
+
+    @classmethod
+    def from_raw(cls, raw: Any, where: str) -> Rule:
+        data = check_keys(raw, where, {"match", "policy"}, {"class"})
+        policy = get_str(data, "policy", where, choices=POLICIES)
+        return cls(get_str(data, "match", where), policy, get_str(data, "class", where, default=policy))
+
+    def matches(self, register: str) -> bool:
+        return fnmatch.fnmatchcase(register, self.pattern)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A cell whose outputs the TMR pass drives with the error flags (then removes)."""
+
+    cell_type: str
+    flags_port: str
+    upset_port: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: tuple[Rule, ...]
+    default: str
+    classes: tuple[str, ...]
+    hook: Hook | None
+    error_port: str
+    clocks: tuple[str, ...]
+
+    @classmethod
+    def from_raw(cls, raw: Any, where: str = "policy") -> Policy:
+        data = check_keys(raw, where, set(), {"rules", "default", "classes", "hook", "error_port", "clocks"})
+        rules_raw = data.get("rules", [])
+        if not isinstance(rules_raw, list):
+            raise ConfigError(f"{where}.rules: expected a list of rules")
+        rules = tuple(Rule.from_raw(r, f"{where}.rules[{i}]") for i, r in enumerate(rules_raw))
+        default = get_str(data, "default", where, default="full", choices=POLICIES)
+        classes_raw = data.get("classes", sorted({r.error_class for r in rules} | {default}))
+        if not isinstance(classes_raw, list) or not all(isinstance(c, str) for c in classes_raw):
+            raise ConfigError(f"{where}.classes: expected a list of class names")
+        for i, rule in enumerate(rules):
+            if rule.policy != "none" and rule.error_class not in classes_raw:
+                raise ConfigError(f"{where}.rules[{i}].class: {rule.error_class!r} is not in classes "
+                                  f"{classes_raw}")
+        hook = None
+        if "hook" in data:
+            h = check_keys(data["hook"], f"{where}.hook", {"cell_type", "flags_port", "upset_port"}, set())
+            hook = Hook(get_str(h, "cell_type", f"{where}.hook"), get_str(h, "flags_port", f"{where}.hook"),
+                        get_str(h, "upset_port", f"{where}.hook"))
+        clocks_raw = data.get("clocks", [])
+        if not isinstance(clocks_raw, list) or not all(isinstance(c, str) for c in clocks_raw):
+            raise ConfigError(f"{where}.clocks: expected a list of clock net names")
+        return cls(rules, default, tuple(classes_raw), hook,
+                   get_str(data, "error_port", where, default="tmr_err"), tuple(clocks_raw))
+
+    @classmethod
+    def load(cls, path: Path) -> Policy:
+        return cls.from_raw(load_config_file(Path(path)), str(path))
+
+    def decide(self, register: str, attribute: str | None) -> tuple[str, str]:
+        """(policy, error class) of a register."""
+        if attribute is not None:
+            if attribute not in POLICIES:
+                raise ConfigError(f"register {register}: attribute tmr={attribute!r} is not one of "
+                                  f"{', '.join(POLICIES)}")
+            for rule in self.rules:
+                if rule.matches(register):
+                    return attribute, rule.error_class
+            return attribute, self._default_class(attribute)
+        for rule in self.rules:
+            if rule.matches(register):
+                return rule.policy, rule.error_class
+        return self.default, self._default_class(self.default)
+
+    def _default_class(self, policy: str) -> str:
+        return policy if policy in self.classes else self.classes[0]
+
+
+def ae_top_policy() -> Policy:
+    """The policy of the generated IP: SPEC section 9; the error classes are the fields of
+    the TMR_ERR status register, in order."""
+    from asicgen.arch import EncoderArch
+    from asicgen.design import Design
+    from asicgen.regmap import RegisterMap
+
+    classes = [f.name for f in RegisterMap.for_design(Design.build(EncoderArch())).register("TMR_ERR").fields]
+    return Policy.from_raw({
+        "rules": [
+            {"match": "u_regfile.weights_q", "policy": "full", "class": "weights"},
+            {"match": "u_regfile.*", "policy": "full", "class": "config"},
+            {"match": "u_i2c.*", "policy": "full", "class": "fsm"},
+            {"match": "u_core.*", "policy": "pipeline", "class": "datapath"},
+        ],
+        "default": "full",
+        "classes": classes,
+        "hook": {"cell_type": "ae_tmr_hook", "flags_port": "flags_o", "upset_port": "upset_o"},
+        "error_port": "tmr_err",
+    }, "ae_top policy")
