@@ -147,6 +147,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"[generate] RTL of {design.summary()} -> {parts['rtl']}", file=sys.stderr)
     write_image(parts["image"], network.weights, network.elinks, args.command_line)
     print(f"[generate] weight image and register map -> {parts['image']}", file=sys.stderr)
+    if args.tmr:
+        from tmr.flow import generate_hardened_top
+
+        parts["rtl_tmr"] = out / "rtl_tmr"
+        r = generate_hardened_top(parts["rtl"], parts["rtl_tmr"], design, args.command_line).report
+        print(f"[generate] TMR: {len(r.triplicated)} registers triplicated, flip-flop bits "
+              f"{r.bits_before} -> {r.bits_after} -> {parts['rtl_tmr']}", file=sys.stderr)
     if not args.no_hls:
         parts["hls"] = out / "hls"
         generate_hls(parts["hls"], network.weights, args.command_line)
@@ -161,6 +168,41 @@ def cmd_generate(args: argparse.Namespace) -> int:
     write_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     print(f"[generate] done in {time.perf_counter() - t0:.1f}s; manifest {out / 'manifest.json'}",
           file=sys.stderr)
+    return 0
+
+
+def _tmr_policy(path: str | None, sources: list[Path]):
+    from tmr.policy import Policy, ae_top_policy
+
+    if path:
+        return Policy.load(Path(path))
+    if any("module ae_tmr_hook" in source.read_text(errors="replace") for source in sources):
+        return ae_top_policy()
+    return Policy.from_raw({}, "default policy")
+
+
+def cmd_tmr(args: argparse.Namespace) -> int:
+    """Triplicate the registers of synthesisable Verilog/SystemVerilog."""
+    import time
+
+    from asicgen.render import Stamp
+    from tmr.flow import harden_sources, write_hardened
+
+    sources = [Path(s) for s in args.sources]
+    for source in sources:
+        if not source.is_file():
+            raise ConfigError(f"{source}: no such file")
+    t0 = time.perf_counter()
+    policy = _tmr_policy(args.policy, sources)
+    hardened = harden_sources(sources, policy, args.top)
+    out = Path(args.output)
+    digest = __import__("hashlib").sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()
+    stamp = Stamp(f"TMR of {hardened.top} from {', '.join(map(str, sources))}", digest, args.command_line)
+    write_hardened(hardened, out, stamp.header(out.name))
+    r = hardened.report
+    print(f"hardened {hardened.top}: {len(r.triplicated)} registers ({r.protected_bits} bits) triplicated, "
+          f"{r.voters} voters, flip-flop bits {r.bits_before} -> {r.bits_after}, in "
+          f"{time.perf_counter() - t0:.1f}s; wrote {out} and {out.with_suffix('.tmr.md')}", file=sys.stderr)
     return 0
 
 
@@ -250,7 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
+    p.add_argument("--tmr", action="store_true", help="also write the TMR-hardened ae_top (rtl_tmr/)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("tmr", help="triplicate the registers of Verilog/SystemVerilog RTL")
+    p.add_argument("sources", nargs="+", help="RTL files (read by yosys)")
+    p.add_argument("-o", "--output", required=True, help="hardened Verilog file (a report is written beside)")
+    p.add_argument("--policy", default=None, help="policy file (.toml/.json); default: the ae_top policy "
+                                                  "for generated IP, otherwise triplicate every register")
+    p.add_argument("--top", default=None, help="top module (default: found by yosys)")
+    p.set_defaults(func=cmd_tmr)
 
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")
@@ -266,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import shlex
 
     from asicgen.csim import CsimError
+    from tmr.yosys import YosysError
     from training.data import DataError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -273,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command_line = shlex.join(["asicgen", *argv])
     try:
         return args.func(args)
-    except (ConfigError, DataError, CsimError) as exc:
+    except (ConfigError, DataError, CsimError, YosysError) as exc:
         print(f"asicgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

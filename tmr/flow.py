@@ -78,3 +78,20 @@ def report_markdown(hardened: Hardened) -> str:
 def write_hardened(hardened: Hardened, out: Path, header: str = "") -> None:
     write_text(out, header + hardened.verilog)
     write_text(out.with_suffix(".tmr.md"), report_markdown(hardened))
+
+
+def generate_hardened_top(rtl_dir: Path, out_dir: Path, design, command: str) -> Hardened:
+    """Harden the generated ae_top in `rtl_dir` (asicgen generate --tmr) into `out_dir`."""
+    from asicgen import __version__
+    from asicgen.render import Stamp, write_tree
+    from asicgen.rtl import FILE_ORDER, TOP_FILE
+    from tmr.policy import ae_top_policy
+
+    hardened = harden_sources([Path(rtl_dir) / name for name in FILE_ORDER], ae_top_policy(),
+                              Path(TOP_FILE).stem)
+    stamp = Stamp(f"TMR-hardened {hardened.top}: {design.summary()}", design.digest(), command)
+    files = {"ae_top.v": stamp.header("ae_top.v") + hardened.verilog,
+             "tmr_report.md": report_markdown(hardened)}
+    write_tree(Path(out_dir), files, {"tool": f"asicgen {__version__}", "kind": "rtl_tmr",
+                                      "design": design.to_raw(), "command": command})
+    return hardened
