@@ -1,0 +1,113 @@
+"""SEU fault injection (SPEC section 10) on the tiny architecture: the hardened ae_top
+hides every single upset and flags it; the plain build shows the same upsets.
+
+Each build is compiled once for this module and runs all its cocotb tests in one
+simulation (verif/tb_seu.py); the pytest tests below read the counts each cocotb
+test wrote.
+"""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asicgen.arch import EncoderArch
+from asicgen.design import Design
+from asicgen.vectors import region_vectors
+from asicgen.weights import WeightSet
+from verif.runner import run_cocotb
+from verif.seu import prepare_build, tmr_classes, wrapper_parameters
+
+STREAM_UPSETS = 2000
+I2C_TRANSACTIONS = 5  # one of each kind (verif.seu.I2cTraffic.KINDS)
+PLAIN_UPSETS = 300
+
+HARDENED_TESTS = ["upsets_while_streaming_and_over_i2c", "flags_name_the_class_and_counter_saturates",
+                  "double_upset_in_one_triplet"]
+PLAIN_TESTS = ["plain_build_upsets_corrupt_outputs"]
+
+
+def tiny_design() -> Design:
+    return Design.build(EncoderArch(conv_filters=2, dense_units=4), 1)
+
+
+def failures(results_xml: Path) -> dict[str, str]:
+    """cocotb test name -> failure message, for every failed test of a results file."""
+    failed = {}
+    for case in ET.parse(results_xml).getroot().iter("testcase"):
+        for problem in list(case.findall("failure")) + list(case.findall("error")):
+            failed[case.get("name")] = problem.get("message") or problem.text or "failed"
+    return failed
+
+
+def run_build(tmp_path_factory, hardened: bool) -> dict:
+    design = tiny_design()
+    build = tmp_path_factory.mktemp("seu_tmr" if hardened else "seu_plain")
+    sources, targets = prepare_build(build, design, hardened)
+    if not hardened:
+        targets = [t for t in targets if t.error_class in ("weights", "datapath")]
+    vectors = region_vectors(design, per_region=100, seed=5)
+    np.savez(build / "vectors.npz", codes=vectors.codes)
+    weights = WeightSet.random(design, np.random.default_rng(21))
+    config = {"design": design.to_raw(), "weights": weights.words(), "vectors": build / "vectors.npz",
+              "build": "tmr" if hardened else "plain", "targets": [t.to_raw() for t in targets],
+              "classes": tmr_classes(design), "seed": 7, "scl_hz": 1e6, "stats_dir": build / "stats",
+              "stream_upsets": STREAM_UPSETS, "i2c_transactions": I2C_TRANSACTIONS,
+              "plain_upsets": PLAIN_UPSETS}
+    tests = HARDENED_TESTS if hardened else PLAIN_TESTS
+    result = run_cocotb(sources=sources, toplevel="tb_ae_top", test_module="verif.tb_seu", build_dir=build,
+                        config=config, testcase=tests, parameters=wrapper_parameters(design))
+    assert result.tests == len(tests), f"ran {result.tests} of {len(tests)} tests; see {result.results_xml}"
+    stats = {p.stem: json.loads(p.read_text()) for p in (build / "stats").glob("*.json")}
+    return {"failures": failures(result.results_xml), "stats": stats, "xml": result.results_xml}
+
+
+@pytest.fixture(scope="module")
+def hardened_run(tmp_path_factory):
+    return run_build(tmp_path_factory, hardened=True)
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    return run_build(tmp_path_factory, hardened=False)
+
+
+def passed(run: dict, test: str) -> dict:
+    assert test not in run["failures"], f"{test}: {run['failures'][test]} (see {run['xml']})"
+    return run["stats"]
+
+
+@pytest.mark.slow
+def test_single_upsets_are_masked_flagged_and_repaired(hardened_run):
+    stats = passed(hardened_run, "upsets_while_streaming_and_over_i2c")["campaign"]
+    n = stats["injected"]
+    assert n >= STREAM_UPSETS and stats["upsets_during_i2c"] > 0
+    assert stats["escapes"] == 0 and stats["bad_outputs"] == 0 and stats["modules_compared"] > n
+    assert stats["flagged"] == n and stats["class_flag_right"] == n and stats["repaired"] == n
+    assert set(stats["per_class"]) == {"weights", "config", "fsm", "datapath"}
+    assert stats["upset_count"] == n and stats["tmr_err_flags"] == 0b1111
+    assert stats["image_read_back_equal"] and stats["i2c_error_count"] == 0
+
+
+@pytest.mark.slow
+def test_flags_per_class_and_counter_saturation(hardened_run):
+    stats = passed(hardened_run, "flags_name_the_class_and_counter_saturates")["flags"]
+    assert all(c["flags"] == c["expected"] and c["count"] == 1 for c in stats["per_class"].values())
+    assert stats["counter_saturated"] == 0xFFFF and stats["counter_after_write"] == 0
+
+
+@pytest.mark.slow
+def test_double_upset_is_flagged_but_not_corrected(hardened_run):
+    stats = passed(hardened_run, "double_upset_in_one_triplet")["double_upset"]
+    assert stats["weight"]["flagged"] and stats["weight"]["image_has_the_flipped_bit"]
+    assert stats["weight"]["bad_outputs"] > 0 and stats["output_register"]["output_port_moved"]
+
+
+@pytest.mark.slow
+def test_plain_build_upsets_corrupt_outputs(plain_run):
+    stats = passed(plain_run, "plain_build_upsets_corrupt_outputs")["plain"]
+    assert stats["injected"] == PLAIN_UPSETS and stats["flagged"] == 0
+    assert stats["escapes"] > 0 and stats["visible_per_class"]["weights"] > 0
+    assert stats["visible_per_class"]["datapath"] > 0

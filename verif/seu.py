@@ -1,0 +1,463 @@
+"""Single-event upsets (SEU) in ae_top: targets, injector, checker.
+
+An upset is a plain deposit into one flip-flop bit (Verilator keeps it until the
+register is next written, exactly like a particle hit). In the hardened build the
+flip-flops are the replicas `<replica_base(name)>__tmr0..2` that the TMR pass
+(`tmr.transform`) made of every register in its report; in the plain build they are
+the registers themselves.
+
+* `Injector` picks a register, a replica and a bit at random, waits a random number
+  of clocks and a random time inside the clock, flips the bit and records an
+  `Upset`: was `tmr_err` high before the next edge, was exactly the register's
+  class flag high, did an output port move, were the copies equal again (and equal
+  to the programmed value, for weights and configuration) after the next edge.
+* `UpsetScoreboard` pairs every output with its module by clock (a corrupted
+  valid flag in the plain build must not shift the pairing) and keeps the clocks of
+  wrong, missing and extra outputs.
+* `attribute()` gives each wrong output to the latest upset before it: an upset
+  with a wrong output (or an output port that moved) is an escape.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.triggers import NextTimeStep, ReadOnly, RisingEdge, Timer
+
+from asicgen.design import Design
+from asicgen.i2c import RegisterFileModel
+from tmr.transform import replica_base
+from verif.stream import CLOCK_NS, CycleCounter, Scoreboard, StreamBench
+
+#: ports of ae_top an upset must never move (the hardened build)
+OUTPUT_PORTS = ("ae_sum", "ae_out", "ae_valid", "sda_o")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A protected register of the TMR report."""
+
+    name: str
+    width: int
+    policy: str
+    error_class: str
+
+    @classmethod
+    def from_register(cls, reg: Any) -> Target:
+        return cls(reg.name, reg.width, reg.policy, reg.error_class)
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> Target:
+        return cls(str(raw["name"]), int(raw["width"]), str(raw["policy"]), str(raw["error_class"]))
+
+    def to_raw(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve(top: Any, path: str) -> Any:
+    """The handle of a hierarchical name like `u_i2c.gen_line[1].sync_q` below `top`."""
+    handle = top
+    for part in path.split("."):
+        indexed = re.fullmatch(r"(\w+)\[(\d+)\]", part)
+        handle = getattr(handle, indexed[1])[int(indexed[2])] if indexed else getattr(handle, part)
+    return handle
+
+
+def read(handle: Any, what: str) -> int:
+    """The value of a signal; X or Z (or any other non-binary state) fails.
+
+    Works on the binary string: building a LogicArray bit by bit is what takes
+    the time for the 1,000-bit weight registers."""
+    bits = str(handle.value)
+    if bits.count("0") + bits.count("1") != len(bits):
+        raise AssertionError(f"X/Z in {what}: {bits}")
+    return int(bits, 2)
+
+
+class Copies:
+    """The flip-flops of one register: its three replicas (hardened) or itself (plain)."""
+
+    def __init__(self, top: Any, target: Target, hardened: bool):
+        self.target = target
+        if hardened:
+            base = replica_base(target.name)
+            self.handles = [getattr(top, f"{base}__tmr{k}") for k in range(3)]
+        else:
+            self.handles = [resolve(top, target.name)]
+
+    def values(self) -> list[int]:
+        return [read(h, f"{self.target.name} copy {k}") for k, h in enumerate(self.handles)]
+
+    def flip(self, replica: int, bit: int) -> int:
+        """Invert one bit of one copy; returns the value it held."""
+        old = read(self.handles[replica], f"{self.target.name} copy {replica}")
+        self.handles[replica].value = old ^ (1 << bit)
+        return old
+
+    def set(self, value: int) -> None:
+        """Write every copy (a legitimate state change, not an upset: the copies agree)."""
+        for handle in self.handles:
+            handle.value = value
+
+
+@dataclass
+class Upset:
+    index: int
+    cycle: int
+    register: str
+    error_class: str
+    replicas: tuple[int, ...]
+    bit: int
+    offset_ns: int
+    #: tmr_err was high after the deposit, before the next edge
+    flagged: bool = False
+    #: the error-flag vector was exactly the register's class
+    class_flag: bool = False
+    #: an output port changed at the deposit
+    output_moved: bool = False
+    #: after the next edge the copies agree (and hold the reference value, when there is one)
+    repaired: bool = False
+    #: wrong, missing or extra outputs attributed to this upset
+    bad_outputs: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def escaped(self) -> bool:
+        return self.output_moved or self.bad_outputs > 0
+
+
+class TargetPicker:
+    """Random choice of the register to hit: half the time every flip-flop bit is equally
+    likely (as for particles), half the time every register is (so that the small
+    state machines and configuration registers are hit too)."""
+
+    def __init__(self, targets: Sequence[Target], rng: random.Random):
+        self.targets = list(targets)
+        if not self.targets:
+            raise ValueError("no registers to inject into")
+        self.rng = rng
+        self.bits = [t.width for t in self.targets]
+
+    def pick(self) -> Target:
+        if self.rng.random() < 0.5:
+            return self.rng.choices(self.targets, weights=self.bits)[0]
+        return self.rng.choice(self.targets)
+
+
+class Injector:
+    """Flips bits of the registers' copies at random clocks and times, and checks each
+    upset until the edge after it."""
+
+    def __init__(self, dut: Any, top: Any, targets: Sequence[Target], classes: Sequence[str],
+                 hardened: bool, cycles: CycleCounter, rng: random.Random):
+        self.dut, self.top, self.hardened, self.cycles, self.rng = dut, top, hardened, cycles, rng
+        self.classes = list(classes)
+        self.copies = {t.name: Copies(top, t, hardened) for t in targets}
+        self.picker = TargetPicker(targets, rng)
+        #: the value a register must hold after repair (weights, configuration)
+        self.reference: dict[str, int] = {}
+        self.upsets: list[Upset] = []
+        self.running = False
+        self._task = None
+
+    # -- one upset --------------------------------------------------------------------------
+
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(str(getattr(self.top, port).value) for port in OUTPUT_PORTS)
+
+    async def upset(self, target: Target, replicas: Sequence[int], bit: int, offset_ns: int,
+                    restore_after: int | None = None) -> Upset:
+        """Called just after a rising edge: wait `offset_ns`, flip `bit` of the `replicas`,
+        check the flags before the next edge and the repair after it."""
+        await Timer(offset_ns, "ns")
+        upset = Upset(len(self.upsets), self.cycles.value, target.name, target.error_class,
+                      tuple(replicas), bit, offset_ns)
+        self.upsets.append(upset)
+        copies = self.copies[target.name]
+        before = self.outputs()
+        old = [copies.flip(r, bit) for r in replicas][0]
+        await ReadOnly()
+        upset.output_moved = self.outputs() != before
+        upset.flagged = read(self.dut.tmr_err, "tmr_err") == 1
+        if self.hardened:
+            self._check_flags(upset, copies)
+        await RisingEdge(self.dut.clk)
+        await ReadOnly()
+        if self.hardened:
+            self._check_repair(upset, copies)
+        await NextTimeStep()  # out of the read-only phase: callers may drive signals again
+        if not self.hardened and restore_after is not None and target.policy == "full":
+            await self._restore(copies, old, restore_after)
+        return upset
+
+    def _check_flags(self, upset: Upset, copies: Copies) -> None:
+        flags = read(self.top.tmr_flags, "the error flags")
+        upset.class_flag = flags == 1 << self.classes.index(upset.error_class)
+        if len(set(copies.values())) == 1:
+            upset.problems.append("the deposit did not change the copy")
+        if not upset.flagged:
+            upset.problems.append("tmr_err stayed low while the copies disagreed")
+        if not upset.class_flag:
+            upset.problems.append(f"error flags {flags} do not name class {upset.error_class}")
+
+    def _check_repair(self, upset: Upset, copies: Copies) -> None:
+        values = copies.values()
+        want = self.reference.get(upset.register)
+        upset.repaired = len(set(values)) == 1 and (want is None or values[0] == want)
+        if not upset.repaired:
+            upset.problems.append("copies differ after the next edge" if len(set(values)) > 1
+                                  else "the copies agree on a value other than the programmed one")
+        if read(self.dut.tmr_err, "tmr_err") != 0:
+            upset.problems.append("tmr_err still high after the repair edge")
+
+    async def _restore(self, copies: Copies, old: int, clocks: int) -> None:
+        """Plain build: put a register that holds its value (weights, configuration) back after
+        `clocks` clocks, so that each upset's damage stays inside its own window. Pipeline
+        registers are rewritten by the next module anyway."""
+        for _ in range(clocks):
+            await RisingEdge(self.dut.clk)
+        copies.set(old)
+
+    # -- campaigns --------------------------------------------------------------------------
+
+    def random_upset(self, restore_after: int | None = None):
+        target = self.picker.pick()
+        replica = self.rng.randrange(len(self.copies[target.name].handles))
+        return self.upset(target, [replica], self.rng.randrange(target.width),
+                          self.rng.randrange(1, CLOCK_NS - 1), restore_after)
+
+    async def run(self, count: int | None, gap: tuple[int, int] = (2, 8),
+                  restore_after: int | None = None) -> None:
+        """`count` upsets (or until `stop()`), `gap` = (min, max) clocks between two of them.
+
+        A gap of at least 2 clocks keeps every upset alone in its clock: the upset counter
+        then counts upsets."""
+        if gap[0] < 2:
+            raise ValueError("upsets must be at least 2 clocks apart")
+        self.running = True
+        done = 0
+        while self.running and (count is None or done < count):
+            for _ in range(self.rng.randint(gap[0], gap[1]) - 1):
+                await RisingEdge(self.dut.clk)
+            await self.random_upset(restore_after)
+            done += 1
+        self.running = False
+
+    def start(self, count: int | None = None, **kwargs: Any) -> None:
+        self._task = cocotb.start_soon(self.run(count, **kwargs))
+
+    async def stop(self) -> None:
+        """Stop after the upset in progress (checked to its repair edge)."""
+        self.running = False
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+
+class UpsetScoreboard(Scoreboard):
+    """The stream scoreboard, pairing outputs with modules by clock: an output is due
+    `latency` clocks after its module. Keeps the clocks of wrong, missing and extra outputs."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.bad_cycles: list[int] = []
+
+    def _bad(self, cycle: int, text: str) -> None:
+        self.bad_cycles.append(cycle)
+        self.mismatches.append(text)
+
+    def check(self) -> None:
+        latency = self.design.latency
+        sent, expected = self.driver.sent_cycles, self.model.expected
+        while self.monitor.results:
+            got = self.monitor.results[0]
+            while sent and expected and sent[0] + latency < got.cycle:
+                due = sent.popleft() + latency
+                expected.popleft()
+                self._bad(due, f"clock {due}: no output for the module sent at clock {due - latency}")
+            if sent and expected and sent[0] + latency == got.cycle:
+                self.monitor.results.popleft()
+                sent.popleft()
+                want = expected.popleft()
+                self.compared += 1
+                if (got.sum_code, got.out) != (want.sum_code, want.out):
+                    self._bad(got.cycle, f"clock {got.cycle}: got sum {got.sum_code} out {list(got.out)}, "
+                                         f"expected sum {want.sum_code} out {list(want.out)}")
+            elif sent and sent[0] + latency < got.cycle:
+                break  # the model has not been given this module yet
+            else:
+                self.monitor.results.popleft()
+                self._bad(got.cycle, f"clock {got.cycle}: an output no module was sent for")
+
+
+def attribute(upsets: Sequence[Upset], bad_cycles: Iterable[int]) -> int:
+    """Give each bad output to the latest upset before its clock; returns how many bad
+    outputs came before any upset."""
+    starts = [u.cycle for u in upsets]
+    orphans = 0
+    for cycle in bad_cycles:
+        # binary search for the last upset with u.cycle < cycle
+        lo, hi = 0, len(starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if starts[mid] < cycle:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == 0:
+            orphans += 1
+        else:
+            upsets[lo - 1].bad_outputs += 1
+    return orphans
+
+
+def summarise(upsets: Sequence[Upset]) -> dict[str, Any]:
+    """Counts over a campaign: injected, flagged, class flag right, repaired, escapes, per class."""
+    return {
+        "injected": len(upsets),
+        "flagged": sum(u.flagged for u in upsets),
+        "class_flag_right": sum(u.class_flag for u in upsets),
+        "repaired": sum(u.repaired for u in upsets),
+        "escapes": sum(u.escaped for u in upsets),
+        "bad_outputs": sum(u.bad_outputs for u in upsets),
+        "output_port_moved": sum(u.output_moved for u in upsets),
+        "with_problems": sum(bool(u.problems) for u in upsets),
+        "per_class": dict(sorted(Counter(u.error_class for u in upsets).items())),
+        "per_register": dict(sorted(Counter(u.register for u in upsets).items())),
+        "first_problems": [f"upset {u.index} ({u.register} copy {u.replicas} bit {u.bit}, clock {u.cycle}): "
+                           + "; ".join(u.problems) for u in upsets if u.problems][:5],
+    }
+
+
+class Streamer:
+    """Streams the vector rows round and round, one module per II clocks, until stopped."""
+
+    def __init__(self, bench: StreamBench, codes: np.ndarray, elinks: int, chunk: int = 200):
+        self.bench, self.codes, self.elinks, self.chunk = bench, codes, elinks, chunk
+        self.position = 0
+        self.sent = 0
+        self.running = False
+        self._task = None
+
+    def next_rows(self) -> np.ndarray:
+        index = (self.position + np.arange(self.chunk)) % len(self.codes)
+        self.position = int(index[-1] + 1) % len(self.codes)
+        return self.codes[index]
+
+    async def run(self) -> None:
+        self.running = True
+        while self.running:
+            rows = self.next_rows()
+            self.bench.model.push(rows, self.elinks)
+            await self.bench.driver.send(rows, self.bench.design.ii)
+            self.sent += len(rows)
+            self.bench.scoreboard.check()
+
+    def start(self) -> None:
+        self._task = cocotb.start_soon(self.run())
+
+    async def stop(self) -> None:
+        """Finish the chunk in progress and wait for its last output."""
+        self.running = False
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self.bench.drain()
+
+
+class I2cTraffic:
+    """Random slow-control traffic, checked against the register-file model: reads of the
+    control registers and of weight bytes, writes that keep the configuration (a control
+    register's own value, a value outside its legal list, weight bytes rewritten)."""
+
+    KINDS = ("control read", "mode write", "ctrl write", "weights read", "weights rewrite")
+
+    def __init__(self, driver: Any, device: int, model: RegisterFileModel, rng: random.Random):
+        self.driver, self.device, self.model, self.rng = driver, device, model, rng
+        self.errors: list[str] = []
+        self.transactions = 0
+        self.kinds: Counter[str] = Counter()
+        regmap = model.regmap
+        self.control = [regmap.register(n) for n in ("ID", "VERSION", "BUILD", "ELINK_MODE", "CTRL")]
+        mode = regmap.register("ELINK_MODE").fields[0]
+        self.illegal_modes = [v for v in range(1 << mode.width) if v not in mode.legal]
+
+    async def write(self, address: int, data: bytes) -> None:
+        got = await self.driver.write(self.device, address, data)
+        acks = self.model.write(address, data)
+        expected = [True, True] + acks + [False] * (1 + len(data) - len(acks))
+        self.transactions += 1
+        if got != expected:
+            self.errors.append(f"write 0x{address:04X} {data.hex(' ')}: ACKs {got}, expected {expected}")
+
+    async def read(self, address: int, count: int) -> bytes:
+        acks, data = await self.driver.read(self.device, address, count)
+        expected = self.model.read(address, count)
+        expected_acks = [True, True, expected is not None, True]
+        self.transactions += 1
+        if acks != expected_acks or data != expected:
+            self.errors.append(f"read 0x{address:04X} x{count}: ACKs {acks}, data {data.hex(' ')}; expected "
+                               f"{expected_acks}, {expected.hex(' ') if expected else None}")
+        return data
+
+    async def transaction(self, kind: str) -> None:
+        """One transaction of a kind in KINDS, with random data."""
+        rng, window = self.rng, self.model.regmap.weights
+        self.kinds[kind] += 1
+        if kind == "control read":
+            await self.read(self.control[0].address, len(self.control))
+        elif kind == "mode write":
+            mode = self.model.regmap.register("ELINK_MODE")
+            value = self.model.values[mode.name] if rng.random() < 0.5 else rng.choice(self.illegal_modes)
+            await self.write(mode.address, bytes([value]))
+            await self.read(mode.address, 1)
+        elif kind == "ctrl write":
+            ctrl = self.model.regmap.register("CTRL")
+            await self.write(ctrl.address, bytes([self.model.values[ctrl.name]]))
+        elif kind in ("weights read", "weights rewrite"):
+            start = rng.randrange(window.n_bytes)
+            count = min(rng.randint(1, 14), window.last + 1 - start)
+            if kind == "weights read":
+                await self.read(start, count)
+            else:
+                await self.write(start, self.model.read(start, count))
+        else:
+            raise ValueError(f"unknown I2C transaction kind {kind!r}")
+
+
+# -- launching side ----------------------------------------------------------------------------
+
+
+def tmr_classes(design: Design) -> list[str]:
+    """The error classes in the order of the TMR_ERR flag bits."""
+    from asicgen.regmap import RegisterMap
+
+    return [f.name for f in RegisterMap.for_design(design).register("TMR_ERR").fields]
+
+
+def prepare_build(build: Path, design: Design, hardened: bool) -> tuple[list[Path], list[Target]]:
+    """Generate the RTL, harden it, and return the sources of the chosen build (with the
+    test wrapper) and the protected registers of the TMR report."""
+    from asicgen.rtl import generate_rtl
+    from tmr.flow import generate_hardened_top
+
+    sources = generate_rtl(build / "rtl", design, "asicgen seu")
+    hardened_top = generate_hardened_top(build / "rtl", build / "tmr", design, "asicgen seu")
+    targets = [Target.from_register(r) for r in hardened_top.report.triplicated]
+    if hardened:
+        sources = [build / "tmr" / "ae_top.v"]
+    return [*sources, Path(__file__).resolve().parent / "tb_ae_top.sv"], targets
+
+
+def wrapper_parameters(design: Design) -> dict[str, int]:
+    return {"TcBits": design.converter.n_tc * design.converter.tc_code.bits,
+            "SumBits": design.converter.sum_code.bits,
+            "OutBits": design.n_outputs * design.output_type.bits}

@@ -1,0 +1,315 @@
+"""cocotb tests: single-event upsets in ae_top (SPEC sections 9 and 10).
+
+Launched by tests/test_seu.py and bench/run_seu.py through verif.runner on the test
+wrapper `tb_ae_top`, around the TMR-hardened netlist or the plain RTL. The config
+names the design, the weights, the vectors, the build (`tmr` or `plain`), the
+protected registers of the TMR report and the campaign sizes; each test writes its
+counts to `<stats_dir>/<test>.json`.
+
+* hardened build: upsets while modules stream and while I2C traffic runs; outputs
+  bit-exact, every upset flagged with its class, copies repaired on the next edge,
+  upset counter = number of upsets, sticky flags = the classes hit, the weight
+  image read back over I2C = the programmed one; flags per class and counter
+  saturation one by one; two upsets in one triplet (the documented limit).
+* plain build: the same injector into the single registers corrupts outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+from asicgen.design import Design
+from asicgen.i2c import RegisterFileModel, image_writes
+from asicgen.regmap import RegisterMap
+from asicgen.weights import WeightSet
+from verif.runner import load_config
+from verif.seu import (
+    I2cTraffic,
+    Injector,
+    Streamer,
+    Target,
+    UpsetScoreboard,
+    attribute,
+    read,
+    summarise,
+)
+from verif.stream import TOP_PORTS, StreamBench
+from verif.tb_i2c import I2cDriver
+
+DEVICE = 0x50
+#: clocks after reset before the I2C target's input filters hold the pad levels
+SETTLE_CLOCKS = 20
+
+
+class SeuBench:
+    """Stream bench, injector, I2C controller and register-file model around tb_ae_top."""
+
+    def __init__(self, dut: Any):
+        self.dut = dut
+        self.config = load_config()
+        cfg = self.config
+        self.design = Design.from_raw(cfg["design"])
+        self.regmap = RegisterMap.for_design(self.design)
+        self.weights = WeightSet.from_words(self.design, np.asarray(cfg["weights"], dtype=np.int64))
+        self.image = self.weights.image()
+        self.hardened = cfg["build"] == "tmr"
+        self.rng = random.Random(cfg["seed"])
+        self.elinks = self.design.default_elinks
+        self.codes = np.load(cfg["vectors"])["codes"]
+        self.bench = StreamBench(dut, TOP_PORTS, self.design, self.weights)
+        self.bench.scoreboard = UpsetScoreboard(self.design, self.bench.driver, self.bench.monitor,
+                                                self.bench.model)
+        self.targets = [Target.from_raw(t) for t in cfg["targets"]]
+        self.classes = list(cfg["classes"])
+        self.injector = Injector(dut, dut.u_top, self.targets, self.classes, self.hardened,
+                                 self.bench.cycles, self.rng)
+        self.injector.reference = {"u_regfile.weights_q": int.from_bytes(self.image, "little"),
+                                   "u_regfile.elinks_q": self.elinks, "u_regfile.enable_q": 1}
+        self.streamer = Streamer(self.bench, self.codes, self.elinks)
+        self.model = RegisterFileModel(self.regmap)
+        self.i2c: I2cDriver | None = None
+
+    async def start(self) -> None:
+        self.dut.i2c_addr.value = DEVICE
+        self.dut.ctrl_scl_o.value = 1
+        self.dut.ctrl_sda_o.value = 1
+        await self.bench.start()
+        await ClockCycles(self.dut.clk, SETTLE_CLOCKS)
+        self.i2c = I2cDriver(self.dut, float(self.config.get("scl_hz", 1e6)))
+
+    def copies(self, name: str):
+        return self.injector.copies[name]
+
+    def load_weights(self) -> None:
+        """Back door: the image into every copy of the weight register."""
+        self.copies("u_regfile.weights_q").set(int.from_bytes(self.image, "little"))
+        self.model.weight_bytes[:] = self.image
+
+    async def program_weights(self) -> None:
+        """The image over I2C, every byte ACKed."""
+        writes = image_writes(self.image, self.regmap.weights.base)
+        for w in writes:
+            acks = await self.i2c.write(DEVICE, w.address, w.data)
+            assert all(acks), f"write at 0x{w.address:04X} NACKed: {acks}"
+        self.model.replay(writes)
+
+    async def read_image(self) -> bytes:
+        acks, data = await self.i2c.read(DEVICE, self.regmap.weights.base, self.regmap.weights.n_bytes)
+        assert all(acks), f"weight read-back NACKed: {acks}"
+        return data
+
+    async def read_status(self) -> tuple[int, int]:
+        """(TMR_ERR, UPSET_COUNT) over I2C."""
+        flags = self.regmap.register("TMR_ERR").address
+        acks, data = await self.i2c.read(DEVICE, flags, 3)  # TMR_ERR, UPSET_COUNT_LO, _HI
+        assert all(acks), f"status read NACKed: {acks}"
+        return data[0], data[1] | data[2] << 8
+
+    async def clear_status(self) -> None:
+        acks = await self.i2c.write(DEVICE, self.regmap.register("TMR_ERR").address, bytes([0xFF, 0]))
+        assert all(acks), f"status clear NACKed: {acks}"
+
+    def expected_flags(self, classes: set[str]) -> int:
+        fields = self.regmap.register("TMR_ERR").fields
+        return sum(1 << f.lsb for f in fields if f.name in classes)
+
+    def assert_replicas_hold_image(self) -> None:
+        values = self.copies("u_regfile.weights_q").values()
+        want = int.from_bytes(self.image, "little")
+        assert all(v == want for v in values), "the weight copies differ from the programmed image"
+
+    def finish_stream(self) -> dict[str, Any]:
+        """Attribute bad outputs to upsets; check the queues drained and X/Z never seen."""
+        scoreboard = self.bench.scoreboard
+        scoreboard.check()
+        orphans = attribute(self.injector.upsets, scoreboard.bad_cycles)
+        assert not self.bench.monitor.errors, f"X/Z on the outputs: {self.bench.monitor.errors[:3]}"
+        assert not self.bench.monitor.results, f"{len(self.bench.monitor.results)} outputs left unmatched"
+        assert not self.bench.model.expected, f"{len(self.bench.model.expected)} modules produced no output"
+        assert not self.bench.driver.sent_cycles, "sent modules left unmatched"
+        return {"modules_compared": scoreboard.compared, "bad_outputs": len(scoreboard.bad_cycles),
+                "bad_outputs_before_any_upset": orphans, "first_mismatches": scoreboard.mismatches[:3]}
+
+    def write_stats(self, name: str, stats: dict[str, Any]) -> None:
+        directory = Path(self.config["stats_dir"])
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{name}.json").write_text(json.dumps(stats, indent=1))
+        self.dut._log.info("%s: %s", name, json.dumps({k: v for k, v in stats.items()
+                                                       if not isinstance(v, (dict, list))}))
+
+
+@cocotb.test()
+async def upsets_while_streaming_and_over_i2c(dut):
+    """Hardened build: single upsets in random copies of every protected register."""
+    tb = SeuBench(dut)
+    cfg, injector = tb.config, tb.injector
+    await tb.start()
+    await tb.program_weights()
+    await ClockCycles(dut.clk, 2)
+    tb.assert_replicas_hold_image()
+    flags, count = await tb.read_status()
+    assert (flags, count) == (0, 0), f"status after reset and programming: flags {flags:#x}, count {count}"
+
+    t0 = time.perf_counter()
+    clock0 = tb.bench.cycles.value
+    tb.streamer.start()
+    await injector.run(cfg["stream_upsets"], gap=tuple(cfg.get("gap", (2, 8))))
+    streaming = len(injector.upsets)
+    traffic = I2cTraffic(tb.i2c, DEVICE, tb.model, tb.rng)
+    injector.start(None, gap=tuple(cfg.get("gap", (2, 8))))
+    for i in range(cfg["i2c_transactions"]):
+        await traffic.transaction(traffic.KINDS[i % len(traffic.KINDS)])
+    await injector.stop()
+    await tb.streamer.stop()
+    seconds, clocks = time.perf_counter() - t0, tb.bench.cycles.value - clock0
+
+    stream = tb.finish_stream()
+    summary = summarise(injector.upsets)
+    flags, count = await tb.read_status()
+    hit = set(summary["per_class"])
+    limit = (1 << tb.regmap.counter_bits) - 1
+    await tb.clear_status()
+    flags_cleared, count_cleared = await tb.read_status()
+    image = await tb.read_image()
+    tb.assert_replicas_hold_image()
+    stats = {**summary, **stream, "upsets_while_streaming": streaming,
+             "upsets_during_i2c": len(injector.upsets) - streaming, "i2c_transactions": traffic.transactions,
+             "i2c_kinds": dict(traffic.kinds),
+             "i2c_errors": traffic.errors[:5], "i2c_error_count": len(traffic.errors),
+             "tmr_err_flags": flags, "tmr_err_expected": tb.expected_flags(hit),
+             "upset_count": count, "upset_count_expected": min(len(injector.upsets), limit),
+             "status_after_clear": [flags_cleared, count_cleared],
+             "image_read_back_equal": image == tb.image, "clocks": clocks, "seconds": seconds,
+             "upsets_per_second": len(injector.upsets) / seconds, "clocks_per_second": clocks / seconds}
+    tb.write_stats("campaign", stats)
+
+    n = summary["injected"]
+    assert summary["first_problems"] == [], summary["first_problems"]
+    assert summary["escapes"] == 0 and stream["bad_outputs"] == 0, stream["first_mismatches"]
+    assert summary["flagged"] == n and summary["class_flag_right"] == n and summary["repaired"] == n
+    assert not traffic.errors, traffic.errors[:3]
+    assert flags == stats["tmr_err_expected"], f"TMR_ERR {flags:#x}, expected {stats['tmr_err_expected']:#x}"
+    assert count == stats["upset_count_expected"], \
+        f"UPSET_COUNT {count}, expected {stats['upset_count_expected']}"
+    assert (flags_cleared, count_cleared) == (0, 0), "status not cleared"
+    assert image == tb.image, "weight image read over I2C differs from the programmed one"
+
+
+@cocotb.test()
+async def flags_name_the_class_and_counter_saturates(dut):
+    """Hardened build: one upset per class raises exactly that TMR_ERR flag; the counter
+    saturates at its maximum and any write clears it."""
+    tb = SeuBench(dut)
+    await tb.start()
+    tb.load_weights()
+    await ClockCycles(dut.clk, 2)
+    per_class = {}
+    for cls in tb.classes:
+        await tb.clear_status()
+        targets = [t for t in tb.targets if t.error_class == cls]
+        target = tb.rng.choice(targets)
+        await RisingEdge(dut.clk)
+        upset = await tb.injector.upset(target, [tb.rng.randrange(3)], tb.rng.randrange(target.width), 7)
+        flags, count = await tb.read_status()
+        per_class[cls] = {"register": target.name, "flags": flags, "expected": tb.expected_flags({cls}),
+                          "count": count, "flagged": upset.flagged, "repaired": upset.repaired}
+        assert not upset.problems, upset.problems
+        assert flags == tb.expected_flags({cls}) and count == 1, per_class[cls]
+
+    limit = (1 << tb.regmap.counter_bits) - 1
+    counter = tb.copies("u_regfile.upset_count_q")
+    await RisingEdge(dut.clk)
+    counter.set(limit - 3)  # all copies: a state, not an upset
+    await ClockCycles(dut.clk, 2)
+    for _ in range(6):
+        await RisingEdge(dut.clk)
+        await tb.injector.random_upset()
+    _, saturated = await tb.read_status()
+    acks = await tb.i2c.write(DEVICE, tb.regmap.register("UPSET_COUNT_HI").address, b"\x00")
+    assert all(acks)
+    _, cleared = await tb.read_status()
+    tb.write_stats("flags", {"per_class": per_class, "counter_preset": limit - 3, "upsets_after_preset": 6,
+                             "counter_saturated": saturated, "counter_after_write": cleared})
+    assert saturated == limit, f"counter {saturated:#x}, expected saturation at {limit:#x}"
+    assert cleared == 0
+
+
+@cocotb.test()
+async def double_upset_in_one_triplet(dut):
+    """Hardened build, the documented limit: the same bit of two copies in one clock.
+    The voters flag it, but the majority is now wrong: a weight stays wrong (and so may
+    the outputs), an output register's wrong value reaches the output port."""
+    tb = SeuBench(dut)
+    await tb.start()
+    tb.load_weights()
+    await ClockCycles(dut.clk, 2)
+    design = tb.design
+    weights = next(t for t in tb.targets if t.name == "u_regfile.weights_q")
+    word = design.dense.bias_tensor.first_word
+    bit = word * design.weight_bits + design.weight_bits - 1  # the sign bit of the first dense bias
+    tb.streamer.start()
+    await ClockCycles(dut.clk, 50)
+    await RisingEdge(dut.clk)
+    weight_upset = await tb.injector.upset(weights, [0, 2], bit, 9)
+    await ClockCycles(dut.clk, 400)
+    outputs = next(t for t in tb.targets if t.name == "u_core.u_encoder.y_q")
+    await RisingEdge(dut.clk)
+    output_upset = await tb.injector.upset(outputs, [1, 2], 8, 11)  # MSB of output 0
+    await ClockCycles(dut.clk, 50)
+    await tb.streamer.stop()
+    stream = tb.finish_stream()
+    image = await tb.read_image()
+    flipped = bytearray(tb.image)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    copies = tb.copies("u_regfile.weights_q").values()
+    stats = {"weight": {"register": weights.name, "bit": bit, "flagged": weight_upset.flagged,
+                        "class_flag": weight_upset.class_flag, "bad_outputs": weight_upset.bad_outputs,
+                        "copies_agree": len(set(copies)) == 1,
+                        "image_has_the_flipped_bit": image == bytes(flipped)},
+             "output_register": {"register": outputs.name, "bit": 8, "flagged": output_upset.flagged,
+                                 "output_port_moved": output_upset.output_moved,
+                                 "bad_outputs": output_upset.bad_outputs},
+             **stream}
+    tb.write_stats("double_upset", stats)
+    assert weight_upset.flagged and weight_upset.class_flag, "a double upset must still be flagged"
+    assert output_upset.flagged and output_upset.class_flag
+    assert len(set(copies)) == 1 and image == bytes(flipped), "the voted feedback keeps the wrong majority"
+    assert weight_upset.bad_outputs > 0, "the wrong bias did not change any output"
+    assert output_upset.output_moved, "the wrong majority of an output register did not reach the port"
+    await RisingEdge(dut.clk)
+    await ReadOnly()
+    assert read(dut.tmr_err, "tmr_err") == 0, "once the copies agree (on a wrong value) nothing is flagged"
+
+
+@cocotb.test()
+async def plain_build_upsets_corrupt_outputs(dut):
+    """Plain build: the same injector into the single registers (weights and datapath)
+    must visibly corrupt outputs: the proof that the injector reaches the logic."""
+    tb = SeuBench(dut)
+    cfg = tb.config
+    await tb.start()
+    tb.load_weights()
+    await ClockCycles(dut.clk, 2)
+    t0 = time.perf_counter()
+    tb.streamer.start()
+    # weights hold the upset: put them back after 3 clocks so each upset has its own window
+    await tb.injector.run(cfg["plain_upsets"], gap=(4, 10), restore_after=3)
+    await tb.streamer.stop()
+    seconds = time.perf_counter() - t0
+    stream = tb.finish_stream()
+    summary = summarise(tb.injector.upsets)
+    per_class_visible = {cls: sum(u.escaped for u in tb.injector.upsets if u.error_class == cls)
+                         for cls in summary["per_class"]}
+    stats = {**summary, **stream, "visible_per_class": per_class_visible, "seconds": seconds}
+    tb.write_stats("plain", stats)
+    assert summary["flagged"] == 0, "the plain build has no voters: tmr_err must stay 0"
+    assert stream["bad_outputs_before_any_upset"] == 0, stream["first_mismatches"]
+    assert summary["escapes"] > 0, "no upset changed an output: the injector does not reach the logic"
