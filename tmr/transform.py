@@ -115,20 +115,38 @@ def _net_name(module: Module, bits: list) -> str:
     return str(bits)
 
 
+def _scope(cell_name: str) -> str:
+    """The instance path yosys's flatten put in front of a cell name ("" at the top)."""
+    name = cell_name.lstrip("\\")
+    if name.startswith("$flatten\\"):
+        path = name[len("$flatten\\"):]
+        return path[: path.rfind(".$") + 1] if ".$" in path else ""
+    return ""
+
+
 def register_name(module: Module, cell_name: str, q_bits: list) -> tuple[str, str | None]:
-    """The register's readable name (the net its Q drives) and its `tmr` attribute."""
+    """The register's readable name and its `tmr` attribute.
+
+    Many nets carry a register's bits (ports it drives, wires it feeds); the name is
+    the one declared in the module instance the flip-flop belongs to, preferring `_q`.
+    """
+    scope = _scope(cell_name)
     exact = [(n, net) for n, net in module.netnames.items() if net["bits"] == q_bits]
-    visible = [(n, net) for n, net in exact if not net.get("hide_name")]
-    candidates = visible or exact
+    candidates = [(n, net) for n, net in exact if not net.get("hide_name")] or exact
     if not candidates:
         q_set = set(q_bits)
-        overlapping = [(n, net) for n, net in module.netnames.items()
-                       if not net.get("hide_name") and q_set & set(net["bits"])]
-        candidates = sorted(overlapping, key=lambda item: -len(q_set & set(item[1]["bits"])))
+        candidates = sorted(((n, net) for n, net in module.netnames.items()
+                             if not net.get("hide_name") and q_set & set(net["bits"])),
+                            key=lambda item: -len(q_set & set(item[1]["bits"])))[:5]
     if not candidates:
         return cell_name, None
-    candidates.sort(key=lambda item: (not item[0].endswith("_q"), len(item[0])))
-    name, net = candidates[0]
+
+    def rank(item: tuple[str, dict]) -> tuple[bool, bool, int]:
+        name = item[0]
+        local = name.startswith(scope) and "." not in name[len(scope):]
+        return (not local, not name.endswith("_q"), len(name))
+
+    name, net = min(candidates, key=rank)
     attribute = net.get("attributes", {}).get("tmr")
     return name, attribute if isinstance(attribute, str) else None
 

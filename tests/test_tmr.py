@@ -1,0 +1,166 @@
+"""The TMR pass on RTL in the style of HLS output, and what it refuses."""
+
+from pathlib import Path
+
+import pytest
+
+from asicgen.cli import main
+from tmr.equiv import equivalence
+from tmr.flow import harden_sources, write_hardened
+from tmr.policy import Policy
+from tmr.transform import TmrError
+from tmr.yosys import run_yosys, stage_sources
+
+# Small designs as an HLS tool writes them: asynchronous and synchronous resets,
+# enables, a one-hot state machine, a generate loop over a parameter, a submodule.
+HLS_STYLE = {
+    "fsm_pipeline.v": """
+module stage #(parameter W = 8) (input clk, input rst, input en, input [W-1:0] d, output reg [W-1:0] q);
+  always @(posedge clk or posedge rst)
+    if (rst) q <= {W{1'b0}};
+    else if (en) q <= d;
+endmodule
+
+module fsm_pipeline #(parameter W = 8, parameter N = 3) (
+  input clk, input rst, input start, input [W-1:0] din, output [W-1:0] dout, output busy
+);
+  // one-hot state machine: IDLE, RUN, DONE
+  reg [2:0] state;
+  localparam IDLE = 3'b001, RUN = 3'b010, DONE = 3'b100;
+  reg [3:0] count;
+  always @(posedge clk or posedge rst) begin
+    if (rst) begin state <= IDLE; count <= 4'd0; end
+    else case (state)
+      IDLE: if (start) begin state <= RUN; count <= 4'd0; end
+      RUN: begin count <= count + 4'd1; if (count == 4'd5) state <= DONE; end
+      DONE: state <= IDLE;
+      default: state <= IDLE;
+    endcase
+  end
+  assign busy = state[1];
+  wire [W-1:0] chain [0:N];
+  assign chain[0] = din;
+  genvar i;
+  generate for (i = 0; i < N; i = i + 1) begin : g_stage
+    stage #(.W(W)) u_stage (.clk(clk), .rst(rst), .en(busy), .d(chain[i] + i), .q(chain[i+1]));
+  end endgenerate
+  assign dout = chain[N];
+endmodule
+""",
+    "sync_acc.sv": """
+module sync_acc (input logic clk_i, input logic rst_ni, input logic clear_i, input logic [7:0] x_i,
+                 output logic [11:0] acc_o);
+  logic [11:0] acc_d, acc_q;
+  always_comb acc_d = clear_i ? 12'd0 : acc_q + {4'd0, x_i};
+  always_ff @(posedge clk_i) if (!rst_ni) acc_q <= '0; else acc_q <= acc_d;
+  assign acc_o = acc_q;
+endmodule
+""",
+}
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def ff_count(verilog: Path, top: str, workdir: Path) -> int:
+    """Flip-flops after a full yosys synthesis (ABC included)."""
+    staged = stage_sources([verilog], workdir)
+    log = run_yosys(f'read_verilog -sv "{staged[0]}"\nsynth -flatten -top {top}\n', workdir, "synth.log")
+    last_stat = log.rsplit("Printing statistics", 1)[-1]
+    counts = [int(words[0]) for words in (line.split() for line in last_stat.splitlines())
+              if len(words) >= 2 and words[0].isdigit() and words[1].startswith(("$_DFF", "$_SDFF"))]
+    return sum(counts)
+
+
+@pytest.mark.parametrize(("name", "top", "bits"), [("fsm_pipeline.v", "fsm_pipeline", 3 + 4 + 3 * 8),
+                                                   ("sync_acc.sv", "sync_acc", 12)])
+def test_hls_style_rtl_is_triplicated_survives_synthesis_and_stays_equivalent(name, top, bits, tmp_path):
+    source = write(tmp_path, name, HLS_STYLE[name])
+    hardened = harden_sources([source], Policy.from_raw({}), top)
+    report = hardened.report
+    assert report.protected_bits == bits and report.bits_after == 3 * bits
+    assert all(reg.policy == "full" for reg in report.triplicated)
+    out = tmp_path / "hardened.v"
+    write_hardened(hardened, out)
+    assert "__tmr0" in out.read_text() and out.with_suffix(".tmr.md").is_file()
+    # three copies of every flip-flop survive a full synthesis
+    assert ff_count(source, top, tmp_path / "plain") == bits
+    assert ff_count(out, top, tmp_path / "hard") == 3 * bits
+    # with no upsets, hardened == plain (the added error port is a constant 0 on the plain side)
+    result = equivalence([source], out, top, tmp_path / "equiv", added_port="tmr_err")
+    assert result.unproven == 0 and result.proven > bits
+
+
+def test_equivalence_check_can_fail(tmp_path):
+    source = write(tmp_path, "sync_acc.sv", HLS_STYLE["sync_acc.sv"])
+    out = tmp_path / "hardened.v"
+    write_hardened(harden_sources([source], Policy.from_raw({}), "sync_acc"), out)
+    text = out.read_text()
+    # break one replica's next-state input: the copies then disagree
+    broken = text.replace("acc_q__tmr0 <= _00_;", "acc_q__tmr0 <= ~_00_;", 1)
+    assert broken != text
+    out.write_text(broken)
+    result = equivalence([source], out, "sync_acc", tmp_path / "equiv", added_port="tmr_err")
+    assert result.unproven > 0
+
+
+def test_policy_rules_and_attributes_choose_per_register(tmp_path):
+    source = write(tmp_path, "fsm_pipeline.v", HLS_STYLE["fsm_pipeline.v"])
+    policy = Policy.from_raw({"rules": [{"match": "g_stage*", "policy": "pipeline", "class": "data"},
+                                        {"match": "count", "policy": "none"}],
+                              "classes": ["control", "data"], "default": "full"})
+    report = harden_sources([source], policy, "fsm_pipeline").report
+    policies = {reg.name: (reg.policy, reg.error_class) for reg in report.triplicated}
+    assert policies["state"] == ("full", "control")
+    assert all(policies[n] == ("pipeline", "data") for n in policies if n.startswith("g_stage"))
+    assert [reg.name for reg in report.single] == ["count"]
+    assert report.error_classes == {"control": 1, "data": 3}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("module m(input en, input d, output reg q); always @* if (en) q = d; endmodule",
+     r"cell .*\$dlatch.* at .*m.v:1.*a latch"),
+    ("module m(input en, input d, output q); assign q = en ? d : 1'bz; endmodule",
+     r"a tri-state driver"),
+    ("module m(input c1, input c2, input d, output reg q1, output reg q2);\n"
+     "always @(posedge c1) q1 <= d;\nalways @(posedge c2) q2 <= d;\nendmodule",
+     r"several clock domains: c1 .*; c2 .*name every clock"),
+    ("(* blackbox *) module ip(input clk, input d, output q); endmodule\n"
+     "module m(input clk, input d, output q); ip u_ip(.clk(clk), .d(d), .q(q)); endmodule",
+     r"cell u_ip \(ip\) at .*m.v:2.*unknown cell"),
+])
+def test_unsafe_constructs_are_refused_with_their_location(text, message, tmp_path):
+    source = write(tmp_path, "m.v", text)
+    with pytest.raises(TmrError, match=message):
+        harden_sources([source], Policy.from_raw({}), "m")
+
+
+def test_two_clocks_are_accepted_when_the_policy_names_them(tmp_path):
+    source = write(tmp_path, "m.v", "module m(input c1, input c2, input d, output reg q1, output reg q2);\n"
+                                    "always @(posedge c1) q1 <= d;\nalways @(posedge c2) q2 <= d;\nendmodule")
+    report = harden_sources([source], Policy.from_raw({"clocks": ["c1", "c2"]}), "m").report
+    assert report.protected_bits == 2
+
+
+def test_policy_file_errors_name_the_path(tmp_path):
+    from asicgen.raw import ConfigError
+
+    with pytest.raises(ConfigError, match=r"policy.rules\[0\].policy: 'triple' is not one of"):
+        Policy.from_raw({"rules": [{"match": "*", "policy": "triple"}]})
+    with pytest.raises(ConfigError, match=r"policy: unknown key\(s\) rule"):
+        Policy.from_raw({"rule": []})
+
+
+def test_tmr_command(tmp_path, capsys):
+    source = write(tmp_path, "sync_acc.sv", HLS_STYLE["sync_acc.sv"])
+    assert main(["tmr", str(source), "-o", str(tmp_path / "out.v")]) == 0
+    assert "1 registers (12 bits) triplicated" in capsys.readouterr().err
+    text = (tmp_path / "out.v").read_text()
+    assert "do not edit" in text.splitlines()[0] and "acc_q__tmr2" in text
+    bad = write(tmp_path, "latch.v",
+                "module l(input e, input d, output reg q); always @* if (e) q = d; endmodule")
+    assert main(["tmr", str(bad), "-o", str(tmp_path / "l.v")]) == 2
+    assert "a latch" in capsys.readouterr().err and not (tmp_path / "l.v").exists()
