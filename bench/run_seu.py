@@ -51,7 +51,7 @@ def run_campaign(work: Path, hardened: bool, upsets: int, transactions: int) -> 
     design = Design.build(EncoderArch(conv_filters=2, dense_units=4), 1)
     build = work / ("tmr" if hardened else "plain")
     t0 = time.perf_counter()
-    sources, targets = prepare_build(build, design, hardened)
+    sources, targets, single = prepare_build(build, design, hardened)
     prepare_seconds = time.perf_counter() - t0
     if not hardened:
         targets = [t for t in targets if t.error_class in ("weights", "datapath")]
@@ -61,6 +61,7 @@ def run_campaign(work: Path, hardened: bool, upsets: int, transactions: int) -> 
     test = "upsets_while_streaming_and_over_i2c" if hardened else "plain_build_upsets_corrupt_outputs"
     config = {"design": design.to_raw(), "weights": weights.words(), "vectors": build / "vectors.npz",
               "build": "tmr" if hardened else "plain", "targets": [t.to_raw() for t in targets],
+              "single_targets": [t.to_raw() for t in single],
               "classes": tmr_classes(design), "seed": 99, "scl_hz": 1e6, "stats_dir": build / "stats",
               "stream_upsets": upsets, "i2c_transactions": transactions, "plain_upsets": upsets}
     result = run_cocotb(sources=sources, toplevel="tb_ae_top", test_module="verif.tb_seu", build_dir=build,

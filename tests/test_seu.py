@@ -25,7 +25,7 @@ I2C_TRANSACTIONS = 5  # one of each kind (verif.seu.I2cTraffic.KINDS)
 PLAIN_UPSETS = 300
 
 HARDENED_TESTS = ["upsets_while_streaming_and_over_i2c", "flags_name_the_class_and_counter_saturates",
-                  "double_upset_in_one_triplet"]
+                  "double_upset_in_one_triplet", "upsets_in_registers_left_single"]
 PLAIN_TESTS = ["plain_build_upsets_corrupt_outputs"]
 
 
@@ -45,7 +45,7 @@ def failures(results_xml: Path) -> dict[str, str]:
 def run_build(tmp_path_factory, hardened: bool) -> dict:
     design = tiny_design()
     build = tmp_path_factory.mktemp("seu_tmr" if hardened else "seu_plain")
-    sources, targets = prepare_build(build, design, hardened)
+    sources, targets, single = prepare_build(build, design, hardened)
     if not hardened:
         targets = [t for t in targets if t.error_class in ("weights", "datapath")]
     vectors = region_vectors(design, per_region=100, seed=5)
@@ -53,6 +53,7 @@ def run_build(tmp_path_factory, hardened: bool) -> dict:
     weights = WeightSet.random(design, np.random.default_rng(21))
     config = {"design": design.to_raw(), "weights": weights.words(), "vectors": build / "vectors.npz",
               "build": "tmr" if hardened else "plain", "targets": [t.to_raw() for t in targets],
+              "single_targets": [t.to_raw() for t in single],
               "classes": tmr_classes(design), "seed": 7, "scl_hz": 1e6, "stats_dir": build / "stats",
               "stream_upsets": STREAM_UPSETS, "i2c_transactions": I2C_TRANSACTIONS,
               "plain_upsets": PLAIN_UPSETS}
@@ -103,6 +104,14 @@ def test_double_upset_is_flagged_but_not_corrected(hardened_run):
     stats = passed(hardened_run, "double_upset_in_one_triplet")["double_upset"]
     assert stats["weight"]["flagged"] and stats["weight"]["image_has_the_flipped_bit"]
     assert stats["weight"]["bad_outputs"] > 0 and stats["output_register"]["output_port_moved"]
+
+
+@pytest.mark.slow
+def test_upsets_in_registers_left_single_change_nothing(hardened_run):
+    stats = passed(hardened_run, "upsets_in_registers_left_single")["single"]
+    if stats["registers"]:
+        assert stats["injected"] > 0 and stats["escapes"] == 0 and stats["flagged"] == 0
+        assert stats["tmr_err_flags"] == 0 and stats["upset_count"] == 0
 
 
 @pytest.mark.slow

@@ -82,16 +82,24 @@ def read(handle: Any, what: str) -> int:
     return int(bits, 2)
 
 
+def flat(top: Any, name: str) -> Any:
+    """A register of the flat hardened netlist that kept its hierarchical name: yosys writes
+    it as an escaped identifier, which Verilator names with the backslash and the trailing
+    space (`\\u_i2c.gen_line[0].sync_q `)."""
+    return top[f"\\{name} " if re.search(r"[^A-Za-z0-9_]", name) else name]
+
+
 class Copies:
-    """The flip-flops of one register: its three replicas (hardened) or itself (plain)."""
+    """The flip-flops of one register: its three replicas (hardened, a protected register)
+    or the register itself (plain build, or a register the policy leaves single)."""
 
     def __init__(self, top: Any, target: Target, hardened: bool):
         self.target = target
-        if hardened:
+        if hardened and target.policy != "none":
             base = replica_base(target.name)
             self.handles = [getattr(top, f"{base}__tmr{k}") for k in range(3)]
         else:
-            self.handles = [resolve(top, target.name)]
+            self.handles = [flat(top, target.name) if hardened else resolve(top, target.name)]
 
     def values(self) -> list[int]:
         return [read(h, f"{self.target.name} copy {k}") for k, h in enumerate(self.handles)]
@@ -187,11 +195,12 @@ class Injector:
         await ReadOnly()
         upset.output_moved = self.outputs() != before
         upset.flagged = read(self.dut.tmr_err, "tmr_err") == 1
-        if self.hardened:
+        protected = self.hardened and target.policy != "none"
+        if protected:
             self._check_flags(upset, copies)
         await RisingEdge(self.dut.clk)
         await ReadOnly()
-        if self.hardened:
+        if protected:
             self._check_repair(upset, copies)
         await NextTimeStep()  # out of the read-only phase: callers may drive signals again
         if not self.hardened and restore_after is not None and target.policy == "full":
@@ -443,18 +452,20 @@ def tmr_classes(design: Design) -> list[str]:
     return [f.name for f in RegisterMap.for_design(design).register("TMR_ERR").fields]
 
 
-def prepare_build(build: Path, design: Design, hardened: bool) -> tuple[list[Path], list[Target]]:
+def prepare_build(build: Path, design: Design,
+                  hardened: bool) -> tuple[list[Path], list[Target], list[Target]]:
     """Generate the RTL, harden it, and return the sources of the chosen build (with the
-    test wrapper) and the protected registers of the TMR report."""
+    test wrapper), the protected registers of the TMR report and those it left single."""
     from asicgen.rtl import generate_rtl
     from tmr.flow import generate_hardened_top
 
     sources = generate_rtl(build / "rtl", design, "asicgen seu")
-    hardened_top = generate_hardened_top(build / "rtl", build / "tmr", design, "asicgen seu")
-    targets = [Target.from_register(r) for r in hardened_top.report.triplicated]
+    report = generate_hardened_top(build / "rtl", build / "tmr", design, "asicgen seu").report
+    protected = [Target.from_register(r) for r in report.triplicated]
+    single = [Target(r.name, r.width, "none", r.error_class) for r in report.single]
     if hardened:
         sources = [build / "tmr" / "ae_top.v"]
-    return [*sources, Path(__file__).resolve().parent / "tb_ae_top.sv"], targets
+    return [*sources, Path(__file__).resolve().parent / "tb_ae_top.sv"], protected, single
 
 
 def wrapper_parameters(design: Design) -> dict[str, int]:
