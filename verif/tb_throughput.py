@@ -1,0 +1,311 @@
+"""Streaming throughput testbench: cocotb + Verilator at full rate, checked bit for bit.
+
+A lean counterpart of `verif.stream.StreamBench` for long runs. Everything the
+Python side can do before the clock starts is done before it starts: the TC codes
+of every module are packed into one integer per module, and the expected outputs
+of the bit-exact model (`asicgen.golden`) into one integer per module. The
+streaming loop is one coroutine that, per clock, awaits one falling edge, keeps the
+raw bit strings of the outputs and writes the next packed integer; the comparison
+runs after the stream ends. Any X or Z in a sampled output is a failure.
+
+Inputs change and outputs are read at the falling edge, half a clock away from the
+edge that samples and updates them, so what is read does not depend on the
+simulator's event order: the module written at falling edge k is read back at
+falling edge k + latency.
+
+The DUT is the datapath `ae_core` in `tb_throughput_top.sv`, which loads the
+weights from a file at time 0 and makes only its streaming ports visible to VPI.
+Verilator re-evaluates all logic that depends on a VPI-writable signal on every
+`eval()`: cocotb's runner passes `--public-flat-rw`, which makes the weights
+writable, and then every clock edge recomputes the whole multiplier array (measured
+at II=1: ~170 us per clock with no input changing). This runner drops that flag.
+Writes are applied at once (`COCOTB_TRUST_INERTIAL_WRITES=1`, which also selects
+cocotb's simulator-side clock): by default every write waits for a ReadWrite phase,
+one more trigger per clock.
+
+`run_throughput()` builds and runs it; the cocotb side is `stream_at_full_rate`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asicgen.design import Design
+from asicgen.weights import WeightSet
+
+WRAPPER = Path(__file__).with_name("tb_throughput_top.sv")
+TOPLEVEL = "tb_throughput_top"
+CLOCK_NS = 25
+TRUST_WRITES_ENV = "COCOTB_TRUST_INERTIAL_WRITES"
+
+
+@dataclass(frozen=True)
+class ThroughputResult:
+    modules: int
+    checked: int
+    mismatches: int
+    stream_seconds: float
+    prepare_seconds: float
+    build_seconds: float
+    first_mismatches: tuple[str, ...]
+
+    @property
+    def modules_per_s(self) -> float:
+        return self.modules / self.stream_seconds if self.stream_seconds else 0.0
+
+
+# -- packing and checking (both sides) ----------------------------------------------
+
+
+def pack_rows(values: np.ndarray, bits: int) -> list[int]:
+    """Row r of `values` as one integer: element i at bits i*bits .. i*bits+bits-1."""
+    values = np.asarray(values, dtype=np.int64)
+    rows, count = values.shape
+    planes = ((values[:, :, None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(rows, count * bits)
+    packed = np.packbits(planes, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def expected_words(design: Design, weights: WeightSet, codes: np.ndarray, elinks: int) -> list[int]:
+    """{sum code, output 15 .. output 0} of every module, as the bit-exact model computes it."""
+    from asicgen import golden
+
+    outputs = golden.run(design, weights, codes, elinks)
+    out_width = design.output_type.bits * design.n_outputs
+    outs = pack_rows(outputs.out, design.output_type.bits)
+    return [(int(s) << out_width) | o for s, o in zip(outputs.sum_code.tolist(), outs, strict=True)]
+
+
+def compare(got: list[str], expected: list[int], limit: int = 5) -> tuple[int, list[str]]:
+    """Mismatch count of sampled bit strings against expected words; X/Z or missing is a mismatch."""
+    notes: list[str] = []
+    mismatches = 0
+    for index, want in enumerate(expected):
+        text = got[index] if index < len(got) else None
+        value = int(text, 2) if text is not None and set(text) <= {"0", "1"} else None
+        if value != want:
+            mismatches += 1
+            if len(notes) < limit:
+                shown = text if value is None else hex(value)
+                notes.append(f"module {index}: got {shown}, expected {hex(want)}")
+    extra = len(got) - len(expected)
+    if extra > 0:
+        mismatches += extra
+        notes.append(f"{extra} output(s) more than modules sent")
+    return mismatches, notes
+
+
+def latency_notes(cycles: list[int], ii: int, latency: int) -> list[str]:
+    """Module k is written at falling edge k*ii; its result must be read at k*ii + latency."""
+    for k, cycle in enumerate(cycles):
+        if cycle != k * ii + latency:
+            return [f"module {k}: result {cycle - k * ii} clocks after its input, the design says {latency}"]
+    return []
+
+
+# -- the launching side -------------------------------------------------------------
+
+
+@contextmanager
+def _trusted_writes() -> Iterator[None]:
+    old = os.environ.get(TRUST_WRITES_ENV)
+    os.environ[TRUST_WRITES_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(TRUST_WRITES_ENV, None)
+        else:
+            os.environ[TRUST_WRITES_ENV] = old
+
+
+def _runner():
+    from cocotb_tools.runner import Verilator
+
+    class LeanVerilator(Verilator):
+        """cocotb's Verilator runner without `--public-flat-rw` (the wrapper marks its ports)."""
+
+        def _build_command(self):
+            commands = super()._build_command()
+            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            return commands
+
+    return LeanVerilator()
+
+
+def wrapper_parameters(design: Design) -> dict[str, int]:
+    c = design.converter
+    return {"NumTc": c.n_tc, "TcBits": c.tc_code.bits, "ImageBytes": design.image_bytes,
+            "ImageBits": design.image_bits, "SumBits": c.sum_code.bits, "Units": design.n_outputs,
+            "OutBits": design.output_type.bits,
+            "ModeBits": max(m.elinks for m in design.elink_modes).bit_length()}
+
+
+def _simulate(design: Design, build_dir: Path, config: dict, plusargs: list[str], optimise: bool) -> float:
+    """Build (incrementally) and run the cocotb test; the build's seconds."""
+    from asicgen.rtl import CORE_TEMPLATES, generate_rtl
+    from verif.runner import CONFIG_ENV, _jsonable, verilator_environment
+
+    verilator_environment(optimise)
+    sources = [p for p in generate_rtl(build_dir / "rtl", design, "verif.tb_throughput")
+               if p.name in CORE_TEMPLATES] + [WRAPPER]
+    config_path = build_dir / "tb_config.json"
+    config_path.write_text(json.dumps(config, default=_jsonable))
+    sim = build_dir / "sim"
+    runner = _runner()
+    with _trusted_writes():
+        t0 = time.perf_counter()
+        runner.build(sources=[str(s) for s in sources], hdl_toplevel=TOPLEVEL, build_dir=str(sim),
+                     parameters=wrapper_parameters(design), timescale=("1ns", "1ps"),
+                     build_args=["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"],
+                     log_file=str(sim / "build.log"))
+        seconds = time.perf_counter() - t0
+        with suppress(SystemExit):  # the runner exits on a failing test; the report says why
+            runner.test(test_module="verif.tb_throughput", hdl_toplevel=TOPLEVEL, build_dir=str(sim),
+                        extra_env={CONFIG_ENV: str(config_path)}, plusargs=plusargs,
+                        results_xml=str(sim / "results.xml"), timescale=("1ns", "1ps"),
+                        log_file=str(sim / "sim.log"))
+    return seconds
+
+
+def run_throughput(design: Design, weights: WeightSet, codes: np.ndarray, build_dir: Path, *,
+                   elinks: int | None = None, model_weights: WeightSet | None = None,
+                   optimise: bool = True) -> ThroughputResult:
+    """Stream `codes` through the datapath, one module per II clocks, and check every output.
+
+    `model_weights` (default: `weights`) computes the expected outputs; giving other
+    weights than the DUT's shows that the check fails.
+    """
+    from asicgen.image import hex_text
+    from asicgen.render import Stamp
+    from verif.runner import SimulationError
+
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    np.save(build_dir / "codes.npy", np.asarray(codes, dtype=np.int64))
+    weights_hex = build_dir / "weights.hex"
+    weights_hex.write_text(hex_text(weights.image(), Stamp("throughput", "-", "-"), "weights.hex"))
+    report = build_dir / "throughput.json"
+    report.unlink(missing_ok=True)
+    mode = elinks if elinks is not None else design.default_elinks
+    model = model_weights if model_weights is not None else weights
+    config = {"design": design.to_raw(), "model_weights": model.words(), "elinks": mode,
+              "codes": build_dir / "codes.npy", "report": report}
+    build_seconds = _simulate(design, build_dir, config, [f"+weights={weights_hex}", f"+elinks={mode}"],
+                              optimise)
+    if not report.exists():
+        log = build_dir / "sim" / "sim.log"
+        raise SimulationError(f"the throughput testbench wrote no report; see {log}")
+    data = json.loads(report.read_text())
+    return ThroughputResult(data["modules"], data["checked"], data["mismatches"], data["stream_seconds"],
+                            data["prepare_seconds"], build_seconds, tuple(data["first_mismatches"]))
+
+
+# -- the cocotb side ----------------------------------------------------------------
+
+
+class Sampler:
+    """Raw bit strings of {ae_sum, ae_out} at every falling edge where ae_valid is 1."""
+
+    def __init__(self, dut):
+        # the simulator's own reads: a LogicArray per clock and port would cost more than the DUT
+        self._valid = dut.ae_valid._handle.get_signal_val_binstr
+        self._sum = dut.ae_sum._handle.get_signal_val_binstr
+        self._out = dut.ae_out._handle.get_signal_val_binstr
+        self.got: list[str] = []
+        self.cycles: list[int] = []
+        self.problems: list[str] = []
+
+    def sample(self, cycle: int) -> None:
+        valid = self._valid()
+        if valid == "1":
+            self.got.append(self._sum() + self._out())
+            self.cycles.append(cycle)
+        elif valid != "0":
+            self.problems.append(f"falling edge {cycle}: ae_valid is {valid}")
+
+
+async def _reset(dut) -> None:
+    from cocotb.clock import Clock
+    from cocotb.triggers import ClockCycles, FallingEdge
+
+    dut.tc_valid.value = 0
+    dut.tc_in.value = 0
+    Clock(dut.clk, CLOCK_NS, unit="ns").start()
+    dut.rst_n.value = 0
+    await ClockCycles(dut.clk, 3)
+    dut.rst_n.value = 1
+    await ClockCycles(dut.clk, 2)
+    await FallingEdge(dut.clk)
+
+
+async def _stream(dut, stimulus: list[int], ii: int, tail: int) -> Sampler:
+    """At every falling edge: sample the outputs, then write the next module (one per `ii` clocks)."""
+    from cocotb.triggers import FallingEdge
+
+    edge = FallingEdge(dut.clk)
+    tc, tc_valid = dut.tc_in, dut.tc_valid
+    sampler = Sampler(dut)
+    sample = sampler.sample
+    cycle = 0
+    for word in stimulus:
+        for gap in range(ii):
+            await edge
+            sample(cycle)
+            cycle += 1
+            if gap == 0:
+                tc.value = word
+                tc_valid.value = 1
+            elif gap == 1:
+                tc_valid.value = 0
+    for step in range(tail):
+        await edge
+        sample(cycle)
+        cycle += 1
+        if step == 0:
+            tc_valid.value = 0
+    return sampler
+
+
+try:
+    import cocotb
+except ImportError:  # pragma: no cover - the launching side needs only numpy
+    cocotb = None
+
+if cocotb is not None:
+
+    @cocotb.test()
+    async def stream_at_full_rate(dut) -> None:
+        """Every module bit-exact against the model, one per II clocks; reports modules/s."""
+        from verif.runner import load_config
+
+        config = load_config()
+        design = Design.from_raw(config["design"])
+        model = WeightSet.from_words(design, np.asarray(config["model_weights"], dtype=np.int64))
+        t0 = time.perf_counter()
+        codes = np.load(config["codes"])
+        stimulus = pack_rows(codes, design.converter.tc_code.bits)
+        expected = expected_words(design, model, codes, int(config["elinks"]))
+        prepare = time.perf_counter() - t0
+        await _reset(dut)
+        t1 = time.perf_counter()
+        sampler = await _stream(dut, stimulus, design.ii, design.latency + 2)
+        stream = time.perf_counter() - t1
+        mismatches, notes = compare(sampler.got, expected)
+        late = latency_notes(sampler.cycles, design.ii, design.latency)
+        notes = sampler.problems + late + notes
+        mismatches += len(sampler.problems) + len(late)
+        report = {"modules": len(stimulus), "checked": len(sampler.got), "mismatches": mismatches,
+                  "stream_seconds": stream, "prepare_seconds": prepare, "first_mismatches": notes[:5]}
+        Path(config["report"]).write_text(json.dumps(report, indent=1))
+        dut._log.info("%d modules in %.2f s: %.0f modules/s, %d mismatches", len(stimulus), stream,
+                      len(stimulus) / stream, mismatches)
+        assert mismatches == 0, "; ".join(notes[:5])
