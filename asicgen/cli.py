@@ -160,6 +160,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"[generate] HLS project -> {parts['hls']}", file=sys.stderr)
     files = {name: sorted(json.loads((path / "manifest.json").read_text())["files"])
              for name, path in parts.items()}
+    if args.synth:
+        from asicgen.synth import synth_command
+
+        synth_command(str(parts["rtl"]), [design.ii], out / "synth", args.command_line)
     manifest = {"tool": f"asicgen {__version__}", "command": args.command_line,
                 "source": str(network.source), "region": network.region, "elinks": network.elinks,
                 "design": design.to_raw(), "design_sha256": design.digest(),
@@ -203,6 +207,13 @@ def cmd_tmr(args: argparse.Namespace) -> int:
     print(f"hardened {hardened.top}: {len(r.triplicated)} registers ({r.protected_bits} bits) triplicated, "
           f"{r.voters} voters, flip-flop bits {r.bits_before} -> {r.bits_after}, in "
           f"{time.perf_counter() - t0:.1f}s; wrote {out} and {out.with_suffix('.tmr.md')}", file=sys.stderr)
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from asicgen.synth import synth_command
+
+    synth_command(args.source, args.ii, Path(args.out), args.command_line, args.flow, not args.no_depth)
     return 0
 
 
@@ -293,7 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
     p.add_argument("--tmr", action="store_true", help="also write the TMR-hardened ae_top (rtl_tmr/)")
+    p.add_argument("--synth", action="store_true",
+                   help="also synthesise the plain ae_top with yosys: OUT/synth/synth.md and synth.json")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("synth", help="yosys synthesis of ae_top per II: cells, flip-flops, gate "
+                                     "equivalents, logic depth (OUT/synth.md and synth.json)")
+    p.add_argument("source", help="RTL directory written by asicgen, an architecture preset (default, 8x8), "
+                                  "or a " + source_help)
+    p.add_argument("--ii", type=int, nargs="+", default=[1, 2, 4, 8],
+                   help="initiation intervals (default: 1 2 4 8; an RTL directory has its own)")
+    p.add_argument("--out", required=True, help="report directory")
+    p.add_argument("--flow", choices=("abc", "noabc"), default="abc",
+                   help="abc: light ABC mapping (default); noabc: yosys' generic gates, faster")
+    p.add_argument("--no-depth", action="store_true", help="skip the logic-depth pass (flatten + ltp)")
+    p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("tmr", help="triplicate the registers of Verilog/SystemVerilog RTL")
     p.add_argument("sources", nargs="+", help="RTL files (read by yosys)")
@@ -317,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import shlex
 
     from asicgen.csim import CsimError
+    from asicgen.synth import SynthError
     from tmr.yosys import YosysError
     from training.data import DataError
 
@@ -325,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command_line = shlex.join(["asicgen", *argv])
     try:
         return args.func(args)
-    except (ConfigError, DataError, CsimError, YosysError) as exc:
+    except (ConfigError, DataError, CsimError, YosysError, SynthError) as exc:
         print(f"asicgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
