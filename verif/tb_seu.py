@@ -274,9 +274,9 @@ async def double_upset_in_one_triplet(dut):
                         "class_flag": weight_upset.class_flag, "bad_outputs": weight_upset.bad_outputs,
                         "copies_agree": len(set(copies)) == 1,
                         "image_has_the_flipped_bit": image == bytes(flipped)},
+             # its later wrong outputs come from the wrong weight before it: not counted here
              "output_register": {"register": outputs.name, "bit": 8, "flagged": output_upset.flagged,
-                                 "output_port_moved": output_upset.output_moved,
-                                 "bad_outputs": output_upset.bad_outputs},
+                                 "output_port_moved": output_upset.output_moved},
              **stream}
     tb.write_stats("double_upset", stats)
     assert weight_upset.flagged and weight_upset.class_flag, "a double upset must still be flagged"
