@@ -114,21 +114,38 @@ def yosys_script(files: list[str], flow: str, depth: bool) -> str:
 
 
 def run_yosys(script: str, cwd: Path) -> tuple[float, float]:
-    """Run a yosys script in `cwd`; (seconds, peak memory of that run in MiB)."""
-    import os
+    """Run a yosys script in `cwd`; (seconds, peak memory of that run in MiB).
 
+    The peak is the process's own high-water mark (VmHWM), polled while it runs:
+    getrusage() of a child also counts the launching process's size at fork time."""
     (cwd / "synth.ys").write_text(script)
+    peak_kib = 0
     t0 = time.perf_counter()
     with open(cwd / "yosys.out", "w") as out:
         proc = subprocess.Popen([str(find_yosys()), "-q", "-l", "yosys.log", "synth.ys"], cwd=cwd,
                                 stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        while True:
+            peak_kib = max(peak_kib, _high_water_kib(proc.pid))
+            try:
+                proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = (cwd / "yosys.out").read_text()[-3000:]
         raise SynthError(f"yosys failed (exit {proc.returncode}; see {cwd / 'yosys.log'}):\n{tail}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, peak_kib / 1024
+
+
+def _high_water_kib(pid: int) -> int:
+    """VmHWM of a running process (Linux), 0 if unknown."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 # -- reading the results -------------------------------------------------------------
