@@ -53,7 +53,8 @@ def equivalence(plain_sources: Sequence[Path], hardened: Path, top: str, workdir
     return _summary(log, workdir)
 
 
-def netlist_equivalence(gold_json: Path, gate_json: Path, top: str, workdir: Path) -> EquivResult:
+def netlist_equivalence(gold_json: Path, gate_json: Path, top: str, workdir: Path,
+                        added_port: str | None = None) -> EquivResult:
     """The same proof on the netlists before and after the TMR pass (yosys JSON). The logic
     around the registers is then cell for cell the same, with the same internal net names:
     matching those too (`-inames`) cuts every proof down to one cell, so large datapaths
@@ -61,12 +62,15 @@ def netlist_equivalence(gold_json: Path, gate_json: Path, top: str, workdir: Pat
     workdir = Path(workdir)
     staged = stage_sources([gold_json, gate_json], workdir)
     script = "\n".join([
-        f'read_json "{staged[0]}"', f"rename {top} gold", "async2sync", "design -save gold_design",
+        f'read_json "{staged[0]}"', f"rename {top} gold", "async2sync",
+        *([f"add -output {added_port} 1 gold", f"connect -set {added_port} 1'b0"] if added_port else []),
+        "design -save gold_design",
         "design -reset",
         f'read_json "{staged[1]}"', f"rename {top} gate", "async2sync", "design -save gate_design",
         "design -reset",
         "design -copy-from gold_design gold", "design -copy-from gate_design gate",
-        "equiv_make -inames gold gate equiv", "hierarchy -top equiv", "equiv_struct", "equiv_simple -seq 2",
+        "equiv_make -inames gold gate equiv", "hierarchy -top equiv", "equiv_struct -icells",
+        "equiv_simple -seq 2",
         "equiv_induct", "equiv_status",
     ]) + "\n"
     log = run_yosys(script, workdir, "equiv.log")

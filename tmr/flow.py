@@ -111,5 +111,6 @@ def prove_hardening(sources: Sequence[Path], policy: Policy, top: str, workdir: 
     plain_policy = _replace(policy, hook=None)
     flat_netlist(sources, top, plain_policy, workdir / "plain")
     gate = workdir / "harden" / "hardened.json"
-    result = netlist_equivalence(workdir / "plain" / "plain.json", gate, top, workdir / "equiv")
+    added = None if policy.hook else policy.error_port
+    result = netlist_equivalence(workdir / "plain" / "plain.json", gate, top, workdir / "equiv", added)
     return hardened, result

@@ -60,7 +60,8 @@ def build_bulk(design: Design, build_dir: Path, optimise: bool = True) -> tuple[
     return build_dir / "obj" / "tb_bulk", seconds, max(peak, before) / 1024
 
 
-def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet, work: Path | None = None) -> tuple[int, int, int, float]:
+def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet,
+             work: Path | None = None) -> tuple[int, int, int, float]:
     """Run a built bulk testbench on `vectors` (one e-link mode); (sent, checked, mismatches, seconds)."""
     if len(set(vectors.elinks.tolist())) != 1:
         raise ValueError("a bulk run uses one e-link mode")
@@ -77,13 +78,14 @@ def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet, work: Path | 
         (tmp_path / "expected.hex").write_text("".join(f"{w:x}\n" for w in exp))
         (tmp_path / "weights.hex").write_text(hex_text(weights.image(), Stamp("bulk", "-", "-"), "w.hex"))
         t0 = time.perf_counter()
-        proc = subprocess.run([str(binary), f"+weights={tmp_path / 'weights.hex'}",
-                               f"+stimulus={tmp_path / 'stimulus.hex'}", f"+expected={tmp_path / 'expected.hex'}",
-                               f"+count={len(stim)}"], capture_output=True, text=True)
+        args = [f"+weights={tmp_path / 'weights.hex'}", f"+stimulus={tmp_path / 'stimulus.hex'}",
+                f"+expected={tmp_path / 'expected.hex'}", f"+count={len(stim)}"]
+        proc = subprocess.run([str(binary), *args], capture_output=True, text=True)
         seconds = time.perf_counter() - t0
     found = re.search(r"BULK modules=(\d+) checked=(\d+) mismatches=(\d+)", proc.stdout)
     if found is None:
-        raise SimulationError(f"the bulk testbench did not report:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise SimulationError("the bulk testbench did not report:\n"
+                              f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     sent, checked, mismatches = map(int, found.groups())
     return sent, checked, mismatches, seconds
 
