@@ -42,15 +42,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_flow(args: argparse.Namespace) -> int:
-    """The longest part of the flow that exists: train -> weight image -> HLS -> C simulation."""
+    """The whole flow: train -> weight image -> HLS + C simulation -> RTL -> TMR -> RTL simulation."""
     from asicgen.csim import run_csim
     from asicgen.hls import generate_hls
     from asicgen.image import write_image
+    from asicgen.rtl import generate_rtl
     from asicgen.sources import load_network
+    from tmr.flow import generate_hardened_top
     from training.train import train_region
+    from verif.flow_check import verify_top
 
     out = Path(args.out)
-    stages = 4
+    stages = 7
     _stage(1, stages, f"train -> {out / 'train'}")
     result = train_region(_job(args), out / "train")
     emd = result.metrics["emd"]
@@ -63,10 +66,25 @@ def cmd_flow(args: argparse.Namespace) -> int:
     _stage(4, stages, "C simulation against the bit-exact model")
     csim = run_csim(out / "hls")
     _report_csim(csim)
-    print(f"[flow] done: region {result.metrics['region']}, median EMD autoencoder "
+    _stage(5, stages, f"RTL (II=1) -> {out / 'rtl'}")
+    generate_rtl(out / "rtl", network.design, _command(args, "generate", out / "train", out))
+    _stage(6, stages, f"TMR-hardened ae_top -> {out / 'rtl_tmr'}")
+    report = generate_hardened_top(out / "rtl", out / "rtl_tmr", network.design,
+                                   _command(args, "generate --tmr", out / "train", out)).report
+    print(f"[flow] TMR: {len(report.triplicated)} registers triplicated, flip-flop bits "
+          f"{report.bits_before} -> {report.bits_after}", file=sys.stderr)
+    _stage(7, stages, "RTL simulation (cocotb + Verilator) against the bit-exact model; the first "
+                      "build takes a few minutes")
+    sim = verify_top(out / "rtl", network.weights, out / "sim")
+    print(f"[flow] RTL simulation: {sim.tests - sim.failed} of {sim.tests} cocotb tests passed "
+          f"(build {sim.build_seconds:.0f}s, run {sim.run_seconds:.0f}s); results {sim.results_xml}",
+          file=sys.stderr)
+    ok = csim.mismatches == 0 and sim.failed == 0
+    print(f"[flow] {'done' if ok else 'FAILED'}: region {result.metrics['region']}, median EMD autoencoder "
           f"{emd['autoencoder']['all']['median']:.4f}; C simulation {csim.modules} modules, "
-          f"{csim.mismatches} mismatches; artefacts in {out}", file=sys.stderr)
-    return 0 if csim.mismatches == 0 else 1
+          f"{csim.mismatches} mismatches; RTL simulation {sim.failed} failed tests; artefacts in {out}",
+          file=sys.stderr)
+    return 0 if ok else 1
 
 
 def _stage(n: int, total: int, text: str) -> None:
