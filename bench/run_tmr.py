@@ -60,7 +60,9 @@ def generic_synthesis(sources: list[Path], work: Path) -> dict:
               "tee -q -o stat.json stat -json\n", work, "synth.log")
     seconds = time.perf_counter() - t0
     stat = json.loads((work / "stat.json").read_text())
-    cells = Counter({k: int(v) for k, v in stat["modules"]["\\ae_top"]["num_cells_by_type"].items()})
+    # $scopeinfo cells only record the flattened hierarchy; they are not hardware
+    cells = Counter({k: int(v) for k, v in stat["modules"]["\\ae_top"]["num_cells_by_type"].items()
+                     if k != "$scopeinfo"})
     return {"cells": sum(cells.values()), "flip_flops": count_flops(cells),
             "gate_equivalents": round(gate_equivalents(cells)), "seconds": round(seconds, 1)}
 
