@@ -100,9 +100,10 @@ def compile_testbench(project: Path, build_dir: Path) -> Path:
     return binary
 
 
-def run_csim(project: Path, vectors: VectorSet | None = None, stream=sys.stderr) -> CsimResult:
+def run_csim(project: Path, vectors: VectorSet | None = None, stream=None) -> CsimResult:
     """Build the project's testbench and compare it with the Python model on `vectors`
     (default: the project's own stimulus)."""
+    stream = stream if stream is not None else sys.stderr  # looked up per call, see train_region
     project = Path(project)
     design, weights = load_project(project)
     with tempfile.TemporaryDirectory(prefix="asicgen-csim-") as tmp:

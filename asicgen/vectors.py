@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asicgen import golden
 from asicgen.design import Design
 from asicgen.golden import Outputs
 from asicgen.raw import ConfigError
@@ -101,6 +102,23 @@ def tie_weights(design: Design, seed: int) -> WeightSet:
 
 
 # -- vector files shared with the C++ and HDL testbenches ------------------------------------
+
+
+def pack_rows(values: np.ndarray, bits: int) -> list[int]:
+    """Row r of `values` as one integer: element i at bits i*bits .. i*bits+bits-1."""
+    values = np.asarray(values, dtype=np.int64)
+    rows, count = values.shape
+    planes = ((values[:, :, None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(rows, count * bits)
+    packed = np.packbits(planes, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def expected_words(design: Design, weights: WeightSet, codes: np.ndarray, elinks: int) -> list[int]:
+    """{sum code, output 15 .. output 0} of every module, as the bit-exact model computes it."""
+    outputs = golden.run(design, weights, codes, elinks)
+    out_width = design.output_type.bits * design.n_outputs
+    outs = pack_rows(outputs.out, design.output_type.bits)
+    return [(int(s) << out_width) | o for s, o in zip(outputs.sum_code.tolist(), outs, strict=True)]
 
 
 def write_vector_files(directory: Path, vectors: VectorSet, expected: Outputs) -> None:

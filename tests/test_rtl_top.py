@@ -13,6 +13,7 @@ from asicgen.regmap import RegisterMap
 from asicgen.rtl import generate_rtl
 from asicgen.vectors import standard_vectors, tie_weights
 from asicgen.weights import WeightSet
+from verif.flow_check import top_wrapper_parameters
 from verif.runner import run_cocotb
 
 HERE = Path(__file__).resolve().parents[1]
@@ -21,12 +22,6 @@ HERE = Path(__file__).resolve().parents[1]
 def build_top(design: Design, build):
     sources = generate_rtl(build / "rtl", design, "test")
     return [*sources, HERE / "verif" / "tb_ae_top.sv"]
-
-
-def wrapper_parameters(design: Design) -> dict:
-    return {"TcBits": design.converter.n_tc * design.converter.tc_code.bits,
-            "SumBits": design.converter.sum_code.bits,
-            "OutBits": design.n_outputs * design.output_type.bits}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +38,7 @@ def test_top_streams_bit_exact(ii, top_builds):
     vectors = standard_vectors(design, per_region=150, seed=ii, random_rows=200)
     np.savez(build / "vectors.npz", codes=vectors.codes, elinks=vectors.elinks)
     result = run_cocotb(sources=build_top(design, build), toplevel="tb_ae_top", test_module="verif.tb_stream",
-                        build_dir=build, parameters=wrapper_parameters(design),
+                        build_dir=build, parameters=top_wrapper_parameters(design),
                         config={"design": design.to_raw(), "weights": weights.words(), "dut": "tb_ae_top",
                                 "vectors": build / "vectors.npz"})
     assert result.tests == 4 and result.failed == 0, f"see {result.results_xml}"
@@ -65,7 +60,7 @@ def test_reconfiguration_over_i2c(trained_networks, tmp_path_factory):
     np.savez(build / "vectors.npz", codes=vectors.codes, elinks=vectors.elinks)
     mode_address = RegisterMap.for_design(design).register("ELINK_MODE").address
     result = run_cocotb(sources=build_top(design, build), toplevel="tb_ae_top", test_module="verif.tb_top",
-                        build_dir=build, parameters=wrapper_parameters(design),
+                        build_dir=build, parameters=top_wrapper_parameters(design),
                         config={"design": design.to_raw(), "regions": regions, "scl_hz": 1e6,
                                 "elink_mode_address": mode_address, "vectors": build / "vectors.npz",
                                 "modules_per_region": 300})

@@ -132,15 +132,8 @@ def quantised_integer_weights(encoder: keras.Model, arch: EncoderArch) -> dict[s
 
     Order: conv kernel, conv bias, dense kernel, dense bias (SPEC section 8).
     """
-    wq = weight_quantizer(arch)
-    scale = arch.weight_type.scale
-    out = {}
-    for layer_name in (CONV_LAYER, DENSE_LAYER):
-        kernel, bias = encoder.get_layer(layer_name).get_weights()
-        for part, value in (("kernel", kernel), ("bias", bias)):
-            quantised = np.asarray(wq(tf.constant(value, dtype=tf.float32))) * scale
-            ints = np.rint(quantised).astype(np.int64)
-            if not np.array_equal(ints, quantised):
-                raise AssertionError(f"{layer_name}.{part}: quantiser output is off the grid")
-            out[f"{layer_name}_{part}"] = ints
-    return out
+    from asicgen.design import Design
+    from asicgen.qkeras_import import weights_from_qkeras
+
+    weights = weights_from_qkeras(encoder, Design.build(arch))
+    return {name: np.array(values) for name, values in weights.tensors.items()}

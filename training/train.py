@@ -311,7 +311,10 @@ def weights_document(job: TrainJob, weights: dict[str, np.ndarray]) -> dict[str,
     }
 
 
-def train_region(job: TrainJob, out_dir: Path, stream: TextIO = sys.stderr) -> TrainResult:
+def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None) -> TrainResult:
+    # sys.stderr is looked up per call: a default bound at import time can be a stream
+    # that has since been closed (a test harness's capture, a redirected interpreter)
+    stream = stream if stream is not None else sys.stderr
     from training.model import quantised_integer_weights
 
     t0 = time.perf_counter()

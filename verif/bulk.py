@@ -11,12 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from asicgen import golden
 from asicgen.design import Design
 from asicgen.image import hex_text
 from asicgen.render import Stamp
 from asicgen.rtl import generate_rtl
-from asicgen.vectors import VectorSet
+from asicgen.vectors import VectorSet, expected_words, pack_rows
 from asicgen.weights import WeightSet
 from verif.runner import SimulationError, verilator_environment
 
@@ -66,12 +65,10 @@ def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet,
     if len(set(vectors.elinks.tolist())) != 1:
         raise ValueError("a bulk run uses one e-link mode")
     design = weights.design
-    expected = golden.run(design, weights, vectors.codes, vectors.elinks)
-    tc_bits, out_bits = design.converter.tc_code.bits, design.output_type.bits
-    stim = [(int(m) << (tc_bits * len(row))) | _pack(row, tc_bits)
-            for m, row in zip(vectors.elinks.tolist(), vectors.codes.tolist(), strict=True)]
-    exp = [(int(s) << (out_bits * len(row))) | _pack(row, out_bits)
-           for s, row in zip(expected.sum_code.tolist(), expected.out.tolist(), strict=True)]
+    mode = int(vectors.elinks[0])
+    tc_width = design.converter.tc_code.bits * design.converter.n_tc
+    stim = [(mode << tc_width) | word for word in pack_rows(vectors.codes, design.converter.tc_code.bits)]
+    exp = expected_words(design, weights, vectors.codes, mode)
     with tempfile.TemporaryDirectory(prefix="asicgen-bulk-", dir=work) as tmp:
         tmp_path = Path(tmp)
         (tmp_path / "stimulus.hex").write_text("".join(f"{w:x}\n" for w in stim))
@@ -89,9 +86,3 @@ def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet,
     sent, checked, mismatches = map(int, found.groups())
     return sent, checked, mismatches, seconds
 
-
-def _pack(values: list[int], bits: int) -> int:
-    word = 0
-    for i, v in enumerate(values):
-        word |= v << (bits * i)
-    return word

@@ -18,6 +18,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, ReadWrite, RisingEdge
 
 from asicgen import golden
 from asicgen.design import Design
+from asicgen.vectors import pack_rows
 from asicgen.weights import WeightSet
 
 CLOCK_NS = 25
@@ -42,10 +43,7 @@ CORE_PORTS = Ports("clk_i", "rst_ni", "tc_i", "tc_valid_i", "sum_o", "out_o", "v
 
 def pack(values: np.ndarray, bits: int) -> int:
     """Element i at bits bits*i+bits-1 .. bits*i of one integer."""
-    word = 0
-    for i, v in enumerate(np.asarray(values).tolist()):
-        word |= int(v) << (bits * i)
-    return word
+    return pack_rows(np.asarray(values)[None, :], bits)[0]
 
 
 def unpack(word: int, bits: int, count: int) -> list[int]:

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from asicgen.design import Design
+from asicgen.vectors import expected_words, pack_rows  # noqa: F401  (re-exported)
 from asicgen.weights import WeightSet
 
 WRAPPER = Path(__file__).with_name("tb_throughput_top.sv")
@@ -63,25 +64,6 @@ class ThroughputResult:
 
 
 # -- packing and checking (both sides) ----------------------------------------------
-
-
-def pack_rows(values: np.ndarray, bits: int) -> list[int]:
-    """Row r of `values` as one integer: element i at bits i*bits .. i*bits+bits-1."""
-    values = np.asarray(values, dtype=np.int64)
-    rows, count = values.shape
-    planes = ((values[:, :, None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(rows, count * bits)
-    packed = np.packbits(planes, axis=1, bitorder="little")
-    return [int.from_bytes(row.tobytes(), "little") for row in packed]
-
-
-def expected_words(design: Design, weights: WeightSet, codes: np.ndarray, elinks: int) -> list[int]:
-    """{sum code, output 15 .. output 0} of every module, as the bit-exact model computes it."""
-    from asicgen import golden
-
-    outputs = golden.run(design, weights, codes, elinks)
-    out_width = design.output_type.bits * design.n_outputs
-    outs = pack_rows(outputs.out, design.output_type.bits)
-    return [(int(s) << out_width) | o for s, o in zip(outputs.sum_code.tolist(), outs, strict=True)]
 
 
 def compare(got: list[str], expected: list[int], limit: int = 5) -> tuple[int, list[str]]:
