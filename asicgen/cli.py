@@ -182,6 +182,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from asicgen.synth import synth_command
 
         synth_command(str(parts["rtl"]), [design.ii], out / "synth", args.command_line)
+        if args.tmr:
+            _synth_hardened(parts["rtl_tmr"], out / "synth_tmr", design, r, args.command_line)
     manifest = {"tool": f"asicgen {__version__}", "command": args.command_line,
                 "source": str(network.source), "region": network.region, "elinks": network.elinks,
                 "design": design.to_raw(), "design_sha256": design.digest(),
@@ -191,6 +193,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"[generate] done in {time.perf_counter() - t0:.1f}s; manifest {out / 'manifest.json'}",
           file=sys.stderr)
     return 0
+
+
+def _synth_hardened(rtl_tmr: Path, out: Path, design, report, command: str) -> None:
+    """Synthesise the hardened ae_top and check that every replica survived."""
+    from asicgen.synth import synthesise_rtl, write_report
+    from tmr.flow import check_survival
+
+    result = synthesise_rtl(rtl_tmr, out / "yosys")
+    line = check_survival(result.flops, report)
+    write_report(out, design, [result], command, build="TMR-hardened", notes=[line])
+    print(f"[generate] hardened ae_top synthesised: {line} -> {out / 'synth.md'}", file=sys.stderr)
 
 
 def _tmr_policy(path: str | None, sources: list[Path]):
@@ -323,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
     p.add_argument("--tmr", action="store_true", help="also write the TMR-hardened ae_top (rtl_tmr/)")
     p.add_argument("--synth", action="store_true",
-                   help="also synthesise the plain ae_top with yosys: OUT/synth/synth.md and synth.json")
+                   help="also synthesise ae_top with yosys: OUT/synth/synth.md and synth.json; with "
+                        "--tmr also the hardened one (OUT/synth_tmr/), checking that every replica survives")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("synth", help="yosys synthesis of ae_top per II: cells, flip-flops, gate "

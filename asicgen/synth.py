@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,7 +278,8 @@ def report_rows(results: list[SynthResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_report(out_dir: Path, design: Design, results: list[SynthResult], command: str) -> list[Path]:
+def write_report(out_dir: Path, design: Design, results: list[SynthResult], command: str,
+                 build: str = "plain build, no TMR", notes: Sequence[str] = ()) -> list[Path]:
     """synth.md and synth.json under `out_dir`."""
     from asicgen.atomic import write_text
     from asicgen.render import Stamp, environment, render
@@ -285,13 +287,15 @@ def write_report(out_dir: Path, design: Design, results: list[SynthResult], comm
     rows = report_rows(results)
     stamp = Stamp(f"Synthesis report: {design.summary()}", design.digest(), command)
     text = render(environment("report"), "synth.md.j2", stamp, "synth.md", rows=rows,
-                  design_summary=design.summary(), flow_notes=FLOW_NOTES, blocks=list(BLOCKS.values()),
+                  design_summary=design.summary(), build=build, notes=list(notes), flow_notes=FLOW_NOTES,
+                  blocks=list(BLOCKS.values()),
                   weight_bits=design.image_bits, reference_gates=REFERENCE_GATES,
                   transistor_table=", ".join(f"{k.strip('$_')} {v}" for k, v in CMOS_TRANSISTORS.items()))
     out_dir = Path(out_dir)
     paths = [out_dir / "synth.md", out_dir / "synth.json"]
     write_text(paths[0], text)
-    write_text(paths[1], json.dumps({"command": command, "design": design.to_raw(), "results": rows},
+    write_text(paths[1], json.dumps({"command": command, "design": design.to_raw(), "build": build,
+                                     "notes": list(notes), "results": rows},
                                     indent=1, sort_keys=True) + "\n")
     return paths
 
@@ -313,7 +317,7 @@ def synth_command(source: str, iis: list[int], out: Path, command: str, flow: st
 
     out, path = Path(out), Path(source)
     manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}
-    if manifest.get("kind") == "rtl":
+    if manifest.get("kind") in ("rtl", "rtl_tmr"):
         design = Design.from_raw(manifest["design"])
         results = [synthesise_rtl(path, out / "yosys", flow, depth)]
         _log(results[0])

@@ -1,14 +1,16 @@
-"""TMR benchmark: time to harden, and the flip-flop and area overhead, plain vs hardened.
+"""TMR benchmark: time to harden and to prove, and the flip-flop and area overhead, plain vs hardened.
 
 1. Default architecture, every II: time for the TMR pass (yosys read, triplication,
    Verilog written back) and the flip-flop bits before and after, from its report.
-2. Per II, plain vs hardened `ae_top` through yosys (`synth -flatten -noabc`, generic
-   gates): flip-flops, cells and gate equivalents (`asicgen.synth.gate_equivalents`).
-   A flat generic synthesis of the default datapath does not finish in useful time in
-   the WebAssembly yosys, so this part uses a small network (2 filters, 4 outputs,
-   188 weights) by default; `--arch default` runs it on the full one.
+2. Per II, plain vs hardened `ae_top` through the same yosys flow as `asicgen synth`
+   (hierarchical `synth -noabc`, ABC `strash; dc2; map`): flip-flops, cells and gate
+   equivalents, and the check that every replica survived. The hardened netlist keeps
+   its stateless submodules (the dot products), so the default architecture
+   synthesises in minutes; `--arch small` uses a small network (2 filters, 4 outputs).
+3. Per II, the formal proof hardened == plain (`tmr.flow.prove_hardening`) on the
+   small network, and on the default architecture at the II given by `--prove-default`.
 
-Usage: python bench/run_tmr.py [--arch small|default] [--out DIR]
+Usage: python bench/run_tmr.py [--arch default|small] [--prove-default II ...] [--out DIR]
 Results: DIR/tmr.json and DIR/tmr.md (default DIR: bench/results).
 """
 
@@ -20,7 +22,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,10 @@ from asicgen.arch import EncoderArch  # noqa: E402
 from asicgen.atomic import write_text  # noqa: E402
 from asicgen.design import Design  # noqa: E402
 from asicgen.rtl import FILE_ORDER, generate_rtl  # noqa: E402
-from asicgen.synth import count_flops, gate_equivalents  # noqa: E402
-from tmr.flow import generate_hardened_top  # noqa: E402
-from tmr.yosys import run_yosys, stage_sources  # noqa: E402
+from asicgen.synth import synthesise_rtl  # noqa: E402
+from tmr.flow import check_survival, generate_hardened_top, prove_hardening  # noqa: E402
+from tmr.policy import ae_top_policy  # noqa: E402
+from tmr.transform import TmrError  # noqa: E402
 
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
 
@@ -52,19 +54,21 @@ def harden(design: Design, work: Path) -> tuple[dict, Path]:
              "ff_bits_hardened": r.bits_after, "voters": r.voters}, work / "rtl_tmr" / "ae_top.v")
 
 
-def generic_synthesis(sources: list[Path], work: Path) -> dict:
-    staged = stage_sources(sources, work)
-    files = " ".join(f'"{s}"' for s in staged)
+def synthesis(rtl_dir: Path, work: Path) -> dict:
+    result = synthesise_rtl(rtl_dir, work, depth=False)
+    return {"cells": result.cells, "flip_flops": result.flops,
+            "gate_equivalents": round(result.gate_equivalents), "seconds": result.seconds,
+            "peak_mib": result.peak_mib}
+
+
+def proof(design: Design, work: Path) -> dict:
+    generate_rtl(work / "rtl", design, "bench")
     t0 = time.perf_counter()
-    run_yosys(f"read_verilog -sv {files}\nsynth -flatten -noabc -top ae_top\n"
-              "tee -q -o stat.json stat -json\n", work, "synth.log")
-    seconds = time.perf_counter() - t0
-    stat = json.loads((work / "stat.json").read_text())
-    # $scopeinfo cells only record the flattened hierarchy; they are not hardware
-    cells = Counter({k: int(v) for k, v in stat["modules"]["\\ae_top"]["num_cells_by_type"].items()
-                     if k != "$scopeinfo"})
-    return {"cells": sum(cells.values()), "flip_flops": count_flops(cells),
-            "gate_equivalents": round(gate_equivalents(cells)), "seconds": round(seconds, 1)}
+    hardened, result = prove_hardening([work / "rtl" / n for n in FILE_ORDER], ae_top_policy(), "ae_top",
+                                       work / "proof")
+    return {"ii": design.ii, "arch": design.summary(), "seconds": round(time.perf_counter() - t0, 1),
+            "proven": result.proven, "unproven": result.unproven,
+            "protected_bits": hardened.report.protected_bits}
 
 
 def markdown(r: dict) -> str:
@@ -77,28 +81,41 @@ def markdown(r: dict) -> str:
                      f"{h['voters']} | {h['ff_bits_plain']:,} | {h['ff_bits_hardened']:,} | "
                      f"{h['ff_bits_hardened'] / h['ff_bits_plain']:.2f} |")
     lines += ["", f"## Area, plain vs hardened ({r['area_arch']})", "",
-              "yosys `synth -flatten -noabc` (generic gates), the same flow on both.",
-              "", "| II | flip-flops plain | hardened | cells plain | hardened | GE plain | GE hardened | "
-              "GE overhead |", "|---|---|---|---|---|---|---|---|"]
+              "yosys, the flow of `asicgen synth` (hierarchical `synth -noabc`, ABC `strash; dc2; map`), "
+              "the same on both.", "",
+              "| II | flip-flops plain | hardened | replicas survive | cells plain | hardened | GE plain | "
+              "GE hardened | GE overhead | yosys time plain / hardened |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for a in r["area"]:
         p, h = a["plain"], a["hardened"]
-        lines.append(f"| {a['ii']} | {p['flip_flops']:,} | {h['flip_flops']:,} | {p['cells']:,} | "
-                     f"{h['cells']:,} | {p['gate_equivalents']:,} | {h['gate_equivalents']:,} | "
-                     f"{h['gate_equivalents'] / p['gate_equivalents'] - 1:+.0%} |")
+        lines.append(f"| {a['ii']} | {p['flip_flops']:,} | {h['flip_flops']:,} | {a['survival']} | "
+                     f"{p['cells']:,} | {h['cells']:,} | {p['gate_equivalents']:,} | "
+                     f"{h['gate_equivalents']:,} | "
+                     f"{h['gate_equivalents'] / p['gate_equivalents'] - 1:+.0%} | "
+                     f"{p['seconds']:.0f} s / {h['seconds']:.0f} s |")
     lines += ["", "Gate equivalents: transistor count / 4 (`asicgen/synth.py`); without a technology "
-              "library only the ratios mean something.", ""]
+              "library only the ratios mean something.", "",
+              "## Formal proof, hardened == plain with no upsets (`tmr.flow.prove_hardening`)", "",
+              "| network | II | proven $equiv | unproven | protected bits | time |",
+              "|---|---|---|---|---|---|"]
+    for p in r["proofs"]:
+        lines.append(f"| {p['arch']} | {p['ii']} | {p['proven']:,} | {p['unproven']} | "
+                     f"{p['protected_bits']:,} | {p['seconds']} s |")
+    lines.append("")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", choices=("small", "default"), default="small",
-                        help="network for the area comparison (default: small)")
+    parser.add_argument("--arch", choices=("small", "default"), default="default",
+                        help="network for the area comparison (default: default)")
+    parser.add_argument("--prove-default", type=int, nargs="*", default=[8], metavar="II",
+                        help="IIs at which to prove the default architecture (default: 8)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
     area_arch = SMALL if args.arch == "small" else EncoderArch()
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu_cores": os.cpu_count(),
-                     "harden": [], "area": [],
+                     "harden": [], "area": [], "proofs": [],
                      "area_arch": Design.build(area_arch).summary().replace(", II=1, latency 2 clocks", "")}
     with tempfile.TemporaryDirectory(prefix="asicgen-bench-tmr-") as tmp:
         work = Path(tmp)
@@ -108,11 +125,23 @@ def main() -> int:
             results["harden"].append(row)
         for ii in (1, 2, 4, 8):
             design = Design.build(area_arch, ii)
-            _, hardened = harden(design, work / f"area{ii}")
-            plain = generic_synthesis([work / f"area{ii}" / "rtl" / n for n in FILE_ORDER], work / f"p{ii}")
-            hard = generic_synthesis([hardened], work / f"h{ii}")
-            say(f"area II={ii}: plain {plain}, hardened {hard}")
-            results["area"].append({"ii": ii, "plain": plain, "hardened": hard})
+            area = work / f"area{ii}"
+            generate_rtl(area / "rtl", design, "bench")
+            hardened = generate_hardened_top(area / "rtl", area / "rtl_tmr", design, "bench")
+            plain = synthesis(area / "rtl", area / "synth_plain")
+            hard = synthesis(area / "rtl_tmr", area / "synth_tmr")
+            try:
+                survival = "yes: " + check_survival(hard["flip_flops"], hardened.report)
+            except TmrError as exc:
+                survival = f"NO: {exc}"
+            say(f"area II={ii}: plain {plain}, hardened {hard}; {survival}")
+            results["area"].append({"ii": ii, "plain": plain, "hardened": hard, "survival": survival})
+        for ii in (1, 2, 4, 8):
+            results["proofs"].append(proof(Design.build(SMALL, ii), work / f"prove_small{ii}"))
+            say(f"proof: {results['proofs'][-1]}")
+        for ii in args.prove_default:
+            results["proofs"].append(proof(Design.build(EncoderArch(), ii), work / f"prove_default{ii}"))
+            say(f"proof: {results['proofs'][-1]}")
     out = Path(args.out)
     write_text(out / "tmr.json", json.dumps(results, indent=1) + "\n")
     text = markdown(results)

@@ -127,7 +127,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", type=int, default=None,
                         help="modules per region (default: each region's own count)")
-    parser.add_argument("--emd-pairs", type=int, default=20_000)
+    parser.add_argument("--emd-pairs", type=int, default=50_000)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
     out = Path(args.out)

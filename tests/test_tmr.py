@@ -1,15 +1,17 @@
 """The TMR pass on RTL in the style of HLS output, and what it refuses."""
 
+import json
 from pathlib import Path
 
 import pytest
 
+from asicgen.arch import EncoderArch
 from asicgen.cli import main
-from tmr.equiv import equivalence
-from tmr.flow import harden_sources, write_hardened
+from tmr.equiv import equivalence, netlist_equivalence
+from tmr.flow import harden_sources, prove_hardening, write_hardened
 from tmr.policy import Policy
 from tmr.transform import TmrError
-from tmr.yosys import run_yosys, stage_sources
+from tmr.yosys import YosysError, run_yosys, stage_sources
 
 # Small designs as an HLS tool writes them: asynchronous and synchronous resets,
 # enables, a one-hot state machine, a generate loop over a parameter, a submodule.
@@ -56,7 +58,24 @@ module sync_acc (input logic clk_i, input logic rst_ni, input logic clear_i, inp
   assign acc_o = acc_q;
 endmodule
 """,
+    "mac_pipe.v": """
+module mac #(parameter W = 8) (input [W-1:0] a, input [W-1:0] b, input [2*W-1:0] c, output [2*W-1:0] y);
+  assign y = a * b + c;
+endmodule
+
+module mac_pipe (input clk, input rst_n, input [7:0] x, input [7:0] w0, input [7:0] w1,
+                 output reg [15:0] y);
+  reg [15:0] s1;
+  wire [15:0] m0, m1;
+  mac #(.W(8)) u_mac0 (.a(x), .b(w0), .c(16'd0), .y(m0));
+  mac #(.W(8)) u_mac1 (.a(x), .b(w1), .c(s1), .y(m1));
+  always @(posedge clk or negedge rst_n)
+    if (!rst_n) begin s1 <= 16'd0; y <= 16'd0; end
+    else begin s1 <= m0; y <= m1; end
+endmodule
+""",
 }
+SMALL = EncoderArch(conv_filters=2, dense_units=4)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -66,17 +85,17 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def ff_count(verilog: Path, top: str, workdir: Path) -> int:
-    """Flip-flops after a full yosys synthesis (ABC included)."""
+    """Flip-flops after a full, flattening yosys synthesis (ABC included)."""
     staged = stage_sources([verilog], workdir)
-    log = run_yosys(f'read_verilog -sv "{staged[0]}"\nsynth -flatten -top {top}\n', workdir, "synth.log")
-    last_stat = log.rsplit("Printing statistics", 1)[-1]
-    counts = [int(words[0]) for words in (line.split() for line in last_stat.splitlines())
-              if len(words) >= 2 and words[0].isdigit() and words[1].startswith(("$_DFF", "$_SDFF"))]
-    return sum(counts)
+    run_yosys(f'read_verilog -sv "{staged[0]}"\nsynth -flatten -top {top}\n'
+              "tee -q -o stat.json stat -json\n", workdir, "synth.log")
+    cells = json.loads((workdir / "stat.json").read_text())["modules"][f"\\{top}"]["num_cells_by_type"]
+    return sum(int(n) for cell, n in cells.items() if cell.startswith(("$_DFF", "$_SDFF")))
 
 
 @pytest.mark.parametrize(("name", "top", "bits"), [("fsm_pipeline.v", "fsm_pipeline", 3 + 4 + 3 * 8),
-                                                   ("sync_acc.sv", "sync_acc", 12)])
+                                                   ("sync_acc.sv", "sync_acc", 12),
+                                                   ("mac_pipe.v", "mac_pipe", 32)])
 def test_hls_style_rtl_is_triplicated_survives_synthesis_and_stays_equivalent(name, top, bits, tmp_path):
     source = write(tmp_path, name, HLS_STYLE[name])
     hardened = harden_sources([source], Policy.from_raw({}), top)
@@ -105,6 +124,56 @@ def test_equivalence_check_can_fail(tmp_path):
     out.write_text(broken)
     result = equivalence([source], out, "sync_acc", tmp_path / "equiv", added_port="tmr_err")
     assert result.unproven > 0
+
+
+def test_stateless_submodules_stay_instances(tmp_path):
+    """A submodule without state has nothing to triplicate: it stays one module, instantiated
+    where it was, on both sides of the netlist proof."""
+    source = write(tmp_path, "mac_pipe.v", HLS_STYLE["mac_pipe.v"])
+    hardened, result = prove_hardening([source], Policy.from_raw({}), "mac_pipe", tmp_path / "proof")
+    assert result.unproven == 0
+    text = hardened.verilog
+    assert text.count("module mac__") == 1 and "u_mac0" in text and "u_mac1" in text
+    assert "s1__tmr2" in text and "mac__" not in "".join(r.name for r in hardened.report.triplicated)
+
+
+def _mutated_gate(proof: Path, mutate) -> Path:
+    gate = json.loads((proof / "harden" / "hardened.json").read_text())
+    mutate(gate["modules"])
+    path = proof / "broken.json"
+    path.write_text(json.dumps(gate))
+    return path
+
+
+def test_netlist_proof_can_fail(tmp_path):
+    source = write(tmp_path, "sync_acc.sv", HLS_STYLE["sync_acc.sv"])
+    proof = tmp_path / "proof"
+    _, result = prove_hardening([source], Policy.from_raw({}), "sync_acc", proof)
+    assert result.unproven == 0
+
+    def add_becomes_sub(modules):
+        adders = [c for c in modules["sync_acc"]["cells"].values() if c["type"] == "$add"]
+        adders[0]["type"] = "$sub"
+
+    broken = _mutated_gate(proof, add_becomes_sub)
+    result = netlist_equivalence(proof / "plain" / "plain.json", broken, "sync_acc", tmp_path / "eq",
+                                 added_port="tmr_err")
+    assert result.unproven > 0
+
+
+def test_netlist_proof_refuses_a_submodule_that_differs(tmp_path):
+    source = write(tmp_path, "mac_pipe.v", HLS_STYLE["mac_pipe.v"])
+    proof = tmp_path / "proof"
+    prove_hardening([source], Policy.from_raw({}), "mac_pipe", proof)
+
+    def change_submodule(modules):
+        mac = next(m for name, m in modules.items() if name.startswith("mac__"))
+        next(c for c in mac["cells"].values() if c["type"] == "$add")["type"] = "$sub"
+
+    broken = _mutated_gate(proof, change_submodule)
+    with pytest.raises(YosysError, match="submodule 'mac__.*' differs"):
+        netlist_equivalence(proof / "plain" / "plain.json", broken, "mac_pipe", tmp_path / "eq",
+                            added_port="tmr_err")
 
 
 def test_policy_rules_and_attributes_choose_per_register(tmp_path):
@@ -166,43 +235,32 @@ def test_tmr_command(tmp_path, capsys):
     assert "a latch" in capsys.readouterr().err and not (tmp_path / "l.v").exists()
 
 
-CONFIG_TOP = """
-module cfg_top (input logic clk, input logic rst_n, input logic scl_i, input logic sda_i,
-                output logic sda_o, input logic [6:0] i2c_addr, input logic [{flags}-1:0] tmr_flags,
-                input logic upset, output logic [{image}-1:0] weights, output logic [{mode}-1:0] elinks,
-                output logic enable);
-  logic [15:0] bus_addr;
-  logic bus_we, bus_re, bus_hit;
-  logic [7:0] bus_wdata, bus_rdata;
-  ae_i2c_target u_i2c (.clk_i(clk), .rst_ni(rst_n), .scl_i, .sda_i, .sda_o, .dev_addr_i(i2c_addr),
-    .bus_addr_o(bus_addr), .bus_we_o(bus_we), .bus_wdata_o(bus_wdata), .bus_re_o(bus_re),
-    .bus_rdata_i(bus_rdata), .bus_hit_i(bus_hit));
-  ae_regfile u_regfile (.clk_i(clk), .rst_ni(rst_n), .bus_addr_i(bus_addr), .bus_we_i(bus_we),
-    .bus_wdata_i(bus_wdata), .bus_re_i(bus_re), .bus_rdata_o(bus_rdata), .bus_hit_o(bus_hit),
-    .weights_o(weights), .elinks_o(elinks), .enable_o(enable), .tmr_flags_i(tmr_flags), .upset_i(upset));
-endmodule
-"""
-
-
 @pytest.mark.slow
-def test_register_file_and_i2c_target_hardened_are_equivalent(tmp_path):
-    """The configuration side of ae_top (I2C target, register file with every weight),
-    hardened with the ae_top rules, proven equivalent to the plain one. A small network
-    (188 weights) keeps the proof within CI time; the logic is the same generator's."""
-    from dataclasses import replace
-
-    from asicgen.arch import EncoderArch
+@pytest.mark.parametrize("ii", [1, 4])
+def test_hardened_ae_top_is_equivalent_and_every_replica_survives_synthesis(ii, tmp_path):
+    """The whole ae_top (datapath, register file with every weight, I2C target), hardened
+    with the ae_top policy: formally equivalent to the plain one with no upsets, and a yosys
+    synthesis keeps three copies of every protected flip-flop. A small network (188 weights)
+    keeps it within CI time; the logic is the same generator's."""
     from asicgen.design import Design
-    from asicgen.rtl import generate_rtl
-    from tmr.flow import prove_hardening
+    from asicgen.rtl import FILE_ORDER, generate_rtl
+    from asicgen.synth import synthesise_rtl
+    from tmr.flow import check_survival, generate_hardened_top
     from tmr.policy import ae_top_policy
 
-    design = Design.build(EncoderArch(conv_filters=2, dense_units=4))
-    generate_rtl(tmp_path / "rtl", design, "test")
-    top = write(tmp_path, "cfg_top.sv", CONFIG_TOP.format(flags=4, image=design.image_bits, mode=3))
-    sources = [tmp_path / "rtl" / "ae_i2c_target.sv", tmp_path / "rtl" / "ae_regfile.sv", top]
-    policy = replace(ae_top_policy(), hook=None)
-    hardened, result = prove_hardening(sources, policy, "cfg_top", tmp_path / "proof")
-    assert hardened.report.protected_bits > design.image_bits
-    assert {r.error_class for r in hardened.report.triplicated} == {"weights", "config", "fsm"}
-    assert result.unproven == 0 and result.proven > design.image_bits
+    design = Design.build(SMALL, ii)
+    rtl = tmp_path / "rtl"
+    generate_rtl(rtl, design, "test")
+    hardened, result = prove_hardening([rtl / n for n in FILE_ORDER], ae_top_policy(), "ae_top",
+                                       tmp_path / "proof")
+    report = hardened.report
+    assert {r.error_class for r in report.triplicated} == {"weights", "config", "fsm", "datapath"}
+    assert report.protected_bits > design.image_bits
+    assert result.unproven == 0 and result.proven > report.protected_bits
+
+    generate_hardened_top(rtl, tmp_path / "rtl_tmr", design, "test")
+    synthesised = synthesise_rtl(tmp_path / "rtl_tmr", tmp_path / "synth", depth=False)
+    assert synthesised.flops == 3 * report.protected_bits + report.single_bits
+    assert check_survival(synthesised.flops, report).startswith("flip-flops after synthesis")
+    with pytest.raises(TmrError, match="replicas were merged or removed"):
+        check_survival(synthesised.flops - 1, report)

@@ -73,7 +73,7 @@ def _source(cell: dict) -> str:
     return str(cell.get("attributes", {}).get("src", "unknown source"))
 
 
-def _kind(cell_type: str) -> str:
+def cell_kind(cell_type: str) -> str:
     if cell_type in FF_TYPES or re.match(r"\$_(S?DFF|DFFE|SDFFE|SDFFCE|ALDFF|DFFSR|DFFSRE)", cell_type):
         return "ff"
     if cell_type in LATCH_TYPES or cell_type.startswith(("$_DLATCH", "$_SR_")):
@@ -85,11 +85,12 @@ def _kind(cell_type: str) -> str:
     return "unknown"
 
 
-def check(module: Module, policy: Policy) -> None:
-    """Refuse latches, tri-states, unknown cells and unnamed clock domains."""
+def check(module: Module, policy: Policy, submodules: frozenset[str] = frozenset()) -> None:
+    """Refuse latches, tri-states, unknown cells and unnamed clock domains. `submodules`:
+    stateless modules the netlist still instantiates (nothing in them to triplicate)."""
     clocks: dict[str, str] = {}
     for name, cell in module.cells.items():
-        kind = _kind(cell["type"])
+        kind = "comb" if cell["type"] in submodules else cell_kind(cell["type"])
         where = f"cell {name} ({cell['type']}) at {_source(cell)}"
         if kind == "latch":
             raise TmrError(f"{where}: a latch; TMR of latches is not supported (the voter would be "
@@ -160,7 +161,7 @@ def replica_base(name: str) -> str:
 def registers(module: Module, policy: Policy) -> list[Register]:
     found = []
     for cell_name, cell in sorted(module.cells.items()):
-        if _kind(cell["type"]) != "ff":
+        if cell_kind(cell["type"]) != "ff":
             continue
         q_bits = cell["connections"]["Q"]
         name, attribute = register_name(module, cell_name, q_bits)
@@ -235,8 +236,8 @@ def connect_errors(module: Module, policy: Policy, errors: dict[str, list]) -> N
     module.drive("tmr_error_port", bits, upset)
 
 
-def harden(module: Module, policy: Policy) -> Report:
-    check(module, policy)
+def harden(module: Module, policy: Policy, submodules: frozenset[str] = frozenset()) -> Report:
+    check(module, policy, submodules)
     report = Report()
     errors: dict[str, list] = {}
     for reg in registers(module, policy):
