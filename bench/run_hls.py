@@ -17,7 +17,6 @@ Results: DIR/hls.json and DIR/hls.md (default DIR: bench/results).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,19 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from asicgen.atomic import write_text  # noqa: E402
+from benchlib import save_results, say, timed  # noqa: E402
 
 REFERENCE = {"model generation": "0.98 s", "C simulation": "0.14 s", "HLS": "30 min"}
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
 
 
 def saved_model(work: Path) -> Path:
@@ -152,9 +141,8 @@ def main() -> int:
         results["hls4ml"] = hls4ml_reference(model_dir, work)
         say(f"hls4ml: {results['hls4ml']}")
     out = Path(args.out)
-    write_text(out / "hls.json", json.dumps(results, indent=1) + "\n")
     text = markdown(results)
-    write_text(out / "hls.md", text)
+    save_results(out, "hls", results, text)
     print(text)
     return 0
 

@@ -26,29 +26,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import save_results, say, timed  # noqa: E402
+
 from asicgen.arch import EncoderArch  # noqa: E402
-from asicgen.atomic import write_text  # noqa: E402
 from asicgen.design import Design  # noqa: E402
 
 SECTIONS = ("generation", "build", "throughput", "bulk", "synth", "i2c")
 TARGETS = {"throughput": 5_000, "bulk": 100_000}
 REFERENCE_FLOW = {"RTL simulation": "46 s", "logic synthesis": "6 h"}
 SEED = 21
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
 
 
 def design_at(ii: int) -> Design:
@@ -280,8 +270,7 @@ def main() -> int:
     results.update({"date": time.strftime("%Y-%m-%d %H:%M"), "cpu_cores": os.cpu_count()})
 
     def save() -> None:
-        write_text(out / "rtl.json", json.dumps(results, indent=1) + "\n")
-        write_text(out / "rtl.md", markdown(results))
+        save_results(out, "rtl", results, markdown(results))
 
     with tempfile.TemporaryDirectory(prefix="asicgen-bench-rtl-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)

@@ -29,13 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from asicgen.atomic import write_text  # noqa: E402
+from benchlib import save_results, say  # noqa: E402
 
 REFERENCE_SEE = "4 h 17 min (SEE simulation of the reference design, SPEC section 12)"
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
 
 
 def run_campaign(work: Path, hardened: bool, upsets: int, transactions: int) -> dict:
@@ -138,9 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {"hardened": hardened, "plain": plain, "total_seconds": time.perf_counter() - t0,
                    "reference_see_simulation": REFERENCE_SEE}
     args.out.mkdir(parents=True, exist_ok=True)
-    write_text(args.out / "seu.json", json.dumps(results, indent=1) + "\n")
     text = markdown(results)
-    write_text(args.out / "seu.md", text)
+    save_results(args.out, "seu", results, text)
     print(text)
     ok = (hardened["passed"] and plain["passed"] and hardened["stats"].get("escapes") == 0
           and plain["stats"].get("escapes", 0) > 0)

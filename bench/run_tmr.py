@@ -17,7 +17,6 @@ Results: DIR/tmr.json and DIR/tmr.md (default DIR: bench/results).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -27,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import save_results, say  # noqa: E402
+
 from asicgen.arch import EncoderArch  # noqa: E402
-from asicgen.atomic import write_text  # noqa: E402
 from asicgen.design import Design  # noqa: E402
 from asicgen.rtl import FILE_ORDER, generate_rtl  # noqa: E402
 from asicgen.synth import synthesise_rtl  # noqa: E402
@@ -37,10 +37,6 @@ from tmr.policy import ae_top_policy  # noqa: E402
 from tmr.transform import TmrError  # noqa: E402
 
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
 
 
 def harden(design: Design, work: Path) -> tuple[dict, Path]:
@@ -143,9 +139,8 @@ def main() -> int:
             results["proofs"].append(proof(Design.build(EncoderArch(), ii), work / f"prove_default{ii}"))
             say(f"proof: {results['proofs'][-1]}")
     out = Path(args.out)
-    write_text(out / "tmr.json", json.dumps(results, indent=1) + "\n")
     text = markdown(results)
-    write_text(out / "tmr.md", text)
+    save_results(out, "tmr", results, text)
     print(text)
     return 0
 

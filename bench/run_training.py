@@ -27,13 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from asicgen.atomic import write_text  # noqa: E402
+from benchlib import save_results, say, timed  # noqa: E402
+
 from training.baselines import BASELINE_NAMES  # noqa: E402
 from training.regions import DEFAULT_REGION, preset, preset_names  # noqa: E402
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
 
 
 def train_subprocess(region: str, out: Path, modules: int | None, loss: str = "telescope") -> dict:
@@ -49,13 +46,6 @@ def train_subprocess(region: str, out: Path, modules: int | None, loss: str = "t
     metrics = json.loads((out / "metrics.json").read_text())
     return {"metrics": metrics, "wall_seconds": round(wall, 1),
             "peak_rss_mib": round(peak_kib / 1024, 1), "peak_is_own": peak_kib > before}
-
-
-def timed(fn):
-    """(result of fn(), seconds it took)."""
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
 
 
 def emd_throughput(n_pairs: int) -> dict:
@@ -169,9 +159,8 @@ def main() -> int:
     results["emd_throughput"] = emd_throughput(args.emd_pairs)
     say(json.dumps(results["emd_throughput"]))
 
-    write_text(out / "training.json", json.dumps(results, indent=1) + "\n")
     text = markdown(results)
-    write_text(out / "training.md", text)
+    save_results(out, "training", results, text)
     print(text)
     return 0
 

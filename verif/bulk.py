@@ -102,7 +102,7 @@ def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet, work: Path | 
     for k, (stdout, stderr) in enumerate(outputs):
         found = re.search(r"BULK modules=(\d+) checked=(\d+) mismatches=(\d+)", stdout)
         if found is None:
-            raise SimulationError(f"the bulk testbench (shard {k} of {shards}) did not report:\n"
+            raise SimulationError(f"the bulk testbench (shard {k + 1} of {shards}) did not report:\n"
                                   f"{stdout[-2000:]}{stderr[-2000:]}")
         s, c, m = map(int, found.groups())
         sent, checked, mismatches = sent + s, checked + c, mismatches + m
