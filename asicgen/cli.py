@@ -4,11 +4,94 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from asicgen import __version__
+from asicgen.atomic import install_interrupt_handler
+from asicgen.outputs import (
+    FLOW_KIND,
+    GENERATE_KIND,
+    HLS_KIND,
+    IMAGE_KIND,
+    SYNTH_KIND,
+    TRAIN_KIND,
+    check_file_output,
+    check_folder_output,
+    staged_folder,
+    write_manifest,
+)
 from asicgen.raw import ConfigError
+
+# --- argparse types: every numeric option is checked while parsing, before any work starts
+
+#: 7-bit I2C addresses the I2C specification (UM10204) reserves, and what for
+_I2C_RESERVED = ((0x00, 0x07, "general call, START byte, CBUS, other bus formats, Hs-mode controller codes"),
+                 (0x78, 0x7F, "10-bit addressing and device ID"))
+_I2C_USABLE = f"0x{_I2C_RESERVED[0][1] + 1:02X}..0x{_I2C_RESERVED[1][0] - 1:02X}"
+
+
+def _integer(text: str, base: int = 10) -> int:
+    try:
+        return int(text, base)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _at_least(lo: int, what: str) -> Callable[[str], int]:
+    """An integer >= lo."""
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"{what} must be at least {lo}, got {value}")
+        return value
+    return parse
+
+
+def _seed(text: str) -> int:
+    from training.data import MAX_SEED
+
+    value = _integer(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"the random seed must be 0..{MAX_SEED}, got {value}")
+    return value
+
+
+def _one_of(choices: tuple[int, ...], what: str) -> Callable[[str], int]:
+    """An integer from `choices` (argparse's own `choices` would list them without saying why)."""
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"{what} {value} is not supported "
+                                             f"(choose one of {', '.join(map(str, choices))})")
+        return value
+    return parse
+
+
+def _ii(text: str) -> int:
+    from asicgen.design import SUPPORTED_II
+
+    return _one_of(SUPPORTED_II, "initiation interval")(text)
+
+
+def _elinks(text: str) -> int:
+    from training.regions import ELINK_CHOICES
+
+    return _one_of(ELINK_CHOICES, "e-link mode")(text)
+
+
+def _i2c_address(text: str) -> int:
+    """A 7-bit I2C target address (0x50, 80, 0o120 or 0b1010000) outside the reserved ranges."""
+    value = _integer(text, 0)
+    if not 0 <= value <= 0x7F:
+        raise argparse.ArgumentTypeError(f"{text} is not a 7-bit I2C address (0x00..0x7F); "
+                                         f"usable addresses are {_I2C_USABLE}")
+    for lo, hi, purpose in _I2C_RESERVED:
+        if lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"0x{value:02X} is reserved by the I2C specification (0x{lo:02X}..0x{hi:02X}: {purpose}); "
+                f"usable addresses are {_I2C_USABLE}")
+    return value
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,12 +100,14 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: the default region)")
     p.add_argument("--arch", choices=("default", "8x8"), default=None,
                    help="encoder architecture (default: 4x4x3, 2288 weights)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (data, split, training)")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping)")
-    p.add_argument("--modules", type=int, default=None, help="number of modules to use")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed (data, split, training)")
+    p.add_argument("--epochs", type=_at_least(1, "the number of epochs"), default=None,
+                   help="maximum epochs (early stopping)")
+    p.add_argument("--modules", type=_at_least(1, "the number of modules"), default=None,
+                   help="number of modules to use")
     p.add_argument("--loss", choices=("telescope", "mse"), default=None)
-    p.add_argument("--eval-modules", type=int, default=None,
-                   help="validation modules scored with EMD")
+    p.add_argument("--eval-modules", type=_at_least(1, "the number of modules scored with EMD"),
+                   default=None, help="validation modules scored with EMD")
 
 
 def _job(args: argparse.Namespace):
@@ -35,63 +120,35 @@ def _job(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    # before anything imports TensorFlow: a path asicgen may not write fails at once
+    check_folder_output(Path(args.out), TRAIN_KIND, force=args.force)
     from training.train import train_region
 
-    train_region(_job(args), Path(args.out))
+    job = _job(args)
+    inputs = _region_inputs(args.region, job.region)
+    check_folder_output(Path(args.out), TRAIN_KIND, force=args.force, inputs=inputs)
+    train_region(job, Path(args.out), force=args.force)
     return 0
+
+
+def _region_inputs(region_arg: str | None, region) -> list[Path]:
+    """The files a region reads: the region file (not a preset name) and its data files."""
+    region_file = [Path(region_arg)] if region_arg and Path(region_arg).suffix else []
+    return [*region_file, *region.data_files]
 
 
 def cmd_flow(args: argparse.Namespace) -> int:
     """The whole flow: train -> weight image -> HLS + C simulation -> RTL -> TMR -> RTL simulation."""
-    from asicgen.csim import run_csim
-    from asicgen.hls import generate_hls
-    from asicgen.image import write_image
-    from asicgen.rtl import generate_rtl
-    from asicgen.sources import load_network
-    from tmr.flow import generate_hardened_top
-    from training.train import train_region
-    from verif.flow_check import verify_top
+    from asicgen.flow import run_flow
 
     out = Path(args.out)
-    stages = 7
-    _stage(1, stages, f"train -> {out / 'train'}")
-    result = train_region(_job(args), out / "train")
-    emd = result.metrics["emd"]
-    network = load_network(out / "train", ii=1)
-    _stage(2, stages, f"weight image, I2C transactions, register map -> {out / 'image'}")
-    write_image(out / "image", network.weights, network.elinks, _command(args, "image", out / "train",
-                                                                          out / "image"))
-    _stage(3, stages, f"HLS C++ (II=1) -> {out / 'hls'}")
-    generate_hls(out / "hls", network.weights, _command(args, "hls", out / "train", out / "hls"))
-    _stage(4, stages, "C simulation against the bit-exact model")
-    csim = run_csim(out / "hls")
-    _report_csim(csim)
-    _stage(5, stages, f"RTL (II=1) -> {out / 'rtl'}")
-    generate_rtl(out / "rtl", network.design, _command(args, "generate", out / "train", out))
-    _stage(6, stages, f"TMR-hardened ae_top -> {out / 'rtl_tmr'}")
-    report = generate_hardened_top(out / "rtl", out / "rtl_tmr", network.design,
-                                   _command(args, "generate --tmr", out / "train", out)).report
-    print(f"[flow] TMR: {len(report.triplicated)} registers triplicated, flip-flop bits "
-          f"{report.bits_before} -> {report.bits_after}", file=sys.stderr)
-    _stage(7, stages, "RTL simulation (cocotb + Verilator) against the bit-exact model; the first "
-                      "build takes a few minutes")
-    sim = verify_top(out / "rtl", network.weights, out / "sim")
-    print(f"[flow] RTL simulation: {sim.tests - sim.failed} of {sim.tests} cocotb tests passed "
-          f"(build {sim.build_seconds:.0f}s, run {sim.run_seconds:.0f}s); results {sim.results_xml}",
-          file=sys.stderr)
-    ok = csim.mismatches == 0 and sim.failed == 0
-    print(f"[flow] {'done' if ok else 'FAILED'}: region {result.metrics['region']}, median EMD autoencoder "
-          f"{emd['autoencoder']['all']['median']:.4f}; C simulation {csim.modules} modules, "
-          f"{csim.mismatches} mismatches; RTL simulation {sim.failed} failed tests; artefacts in {out}",
-          file=sys.stderr)
-    return 0 if ok else 1
+    check_folder_output(out, FLOW_KIND, force=args.force)
+    job = _job(args)
+    check_folder_output(out, FLOW_KIND, force=args.force, inputs=_region_inputs(args.region, job.region))
+    return 0 if run_flow(job, out, _command, force=args.force) else 1
 
 
-def _stage(n: int, total: int, text: str) -> None:
-    print(f"[flow] stage {n}/{total}: {text}", file=sys.stderr)
-
-
-def _command(args: argparse.Namespace, sub: str, source: Path, out: Path) -> str:
+def _command(sub: str, source: Path, out: Path) -> str:
     return f"asicgen {sub} {source} --out {out}"
 
 
@@ -121,10 +178,11 @@ def cmd_image(args: argparse.Namespace) -> int:
     from asicgen.image import program_cycles, write_image
     from asicgen.sources import load_network
 
+    check_folder_output(Path(args.out), IMAGE_KIND, force=args.force, inputs=[Path(args.source)])
     network = load_network(Path(args.source))
     elinks = args.elinks if args.elinks is not None else network.elinks
     result = write_image(Path(args.out), network.weights, elinks, args.command_line,
-                         device_address=args.device_address, burst=args.burst)
+                         device_address=args.device_address, burst=args.burst, force=args.force)
     print(f"wrote {network.design.image_bytes}-byte weight image, {len(result.writes)} I2C writes "
           f"({program_cycles(result.writes)} SCL cycles) and the register map to {args.out}", file=sys.stderr)
     return 0
@@ -136,61 +194,65 @@ def cmd_hls(args: argparse.Namespace) -> int:
     from asicgen.hls import generate_hls
     from asicgen.sources import load_network
 
+    check_folder_output(Path(args.out), HLS_KIND, force=args.force, inputs=[Path(args.source)])
     t0 = time.perf_counter()
     network = load_network(Path(args.source), args.ii)
-    generate_hls(Path(args.out), network.weights, args.command_line)
+    generate_hls(Path(args.out), network.weights, args.command_line, force=args.force)
     print(f"wrote HLS project ({network.design.summary()}) to {args.out} in "
           f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """Trained network -> RTL, HLS project and weight image, with one manifest naming them all."""
+    """Trained network -> RTL, HLS project and weight image, with one manifest naming them all.
+
+    The output folder is built whole beside its target and swapped in at the end, so a
+    folder never mixes parts of two runs (e.g. an old hls/ beside a new rtl/)."""
     import json
     import time
 
-    from asicgen import __version__
-    from asicgen.atomic import write_text
     from asicgen.hls import generate_hls
     from asicgen.image import write_image
     from asicgen.rtl import generate_rtl
     from asicgen.sources import load_network
 
-    out = Path(args.out)
+    out = check_folder_output(Path(args.out), GENERATE_KIND, force=args.force, inputs=[Path(args.source)])
     t0 = time.perf_counter()
     network = load_network(Path(args.source), args.ii)
     design = network.design
-    parts = {"rtl": out / "rtl", "image": out / "image"}
-    generate_rtl(parts["rtl"], design, args.command_line)
-    print(f"[generate] RTL of {design.summary()} -> {parts['rtl']}", file=sys.stderr)
-    write_image(parts["image"], network.weights, network.elinks, args.command_line)
-    print(f"[generate] weight image and register map -> {parts['image']}", file=sys.stderr)
-    if args.tmr:
-        from tmr.flow import generate_hardened_top
-
-        parts["rtl_tmr"] = out / "rtl_tmr"
-        r = generate_hardened_top(parts["rtl"], parts["rtl_tmr"], design, args.command_line).report
-        print(f"[generate] TMR: {len(r.triplicated)} registers triplicated, flip-flop bits "
-              f"{r.bits_before} -> {r.bits_after} -> {parts['rtl_tmr']}", file=sys.stderr)
-    if not args.no_hls:
-        parts["hls"] = out / "hls"
-        generate_hls(parts["hls"], network.weights, args.command_line)
-        print(f"[generate] HLS project -> {parts['hls']}", file=sys.stderr)
-    files = {name: sorted(json.loads((path / "manifest.json").read_text())["files"])
-             for name, path in parts.items()}
-    if args.synth:
-        from asicgen.synth import synth_command
-
-        synth_command(str(parts["rtl"]), [design.ii], out / "synth", args.command_line)
+    with staged_folder(out, GENERATE_KIND, force=args.force) as stage:
+        parts = {"rtl": stage / "rtl", "image": stage / "image"}
+        generate_rtl(parts["rtl"], design, args.command_line)
+        print(f"[generate] RTL of {design.summary()} -> {args.out}/rtl", file=sys.stderr)
+        write_image(parts["image"], network.weights, network.elinks, args.command_line)
+        print(f"[generate] weight image and register map -> {args.out}/image", file=sys.stderr)
         if args.tmr:
-            _synth_hardened(parts["rtl_tmr"], out / "synth_tmr", design, r, args.command_line)
-    manifest = {"tool": f"asicgen {__version__}", "command": args.command_line,
-                "source": str(network.source), "region": network.region, "elinks": network.elinks,
-                "design": design.to_raw(), "design_sha256": design.digest(),
-                "weights_sha256": network.weights.digest(), "ii": design.ii, "latency": design.latency,
-                "parts": {name: {"directory": name, "files": listing} for name, listing in files.items()}}
-    write_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    print(f"[generate] done in {time.perf_counter() - t0:.1f}s; manifest {out / 'manifest.json'}",
+            from tmr.flow import generate_hardened_top
+
+            parts["rtl_tmr"] = stage / "rtl_tmr"
+            print("[generate] TMR: hardening ae_top with yosys (about a minute for the default "
+                  "architecture)", file=sys.stderr)
+            r = generate_hardened_top(parts["rtl"], parts["rtl_tmr"], design, args.command_line).report
+            print(f"[generate] TMR: {len(r.triplicated)} registers triplicated, flip-flop bits "
+                  f"{r.bits_before} -> {r.bits_after} -> {args.out}/rtl_tmr", file=sys.stderr)
+        if not args.no_hls:
+            parts["hls"] = stage / "hls"
+            generate_hls(parts["hls"], network.weights, args.command_line)
+            print(f"[generate] HLS project -> {args.out}/hls", file=sys.stderr)
+        files = {name: sorted(json.loads((path / "manifest.json").read_text())["files"])
+                 for name, path in parts.items()}
+        if args.synth:
+            from asicgen.synth import synth_command
+
+            synth_command(str(parts["rtl"]), [design.ii], stage / "synth", args.command_line)
+            if args.tmr:
+                _synth_hardened(parts["rtl_tmr"], stage / "synth_tmr", design, r, args.command_line)
+        write_manifest(stage, GENERATE_KIND, {
+            "command": args.command_line, "source": str(network.source), "region": network.region,
+            "elinks": network.elinks, "design": design.to_raw(), "design_sha256": design.digest(),
+            "weights_sha256": network.weights.digest(), "ii": design.ii, "latency": design.latency,
+            "parts": {name: {"directory": name, "files": listing} for name, listing in files.items()}})
+    print(f"[generate] done in {time.perf_counter() - t0:.1f}s; manifest {Path(args.out) / 'manifest.json'}",
           file=sys.stderr)
     return 0
 
@@ -218,33 +280,45 @@ def _tmr_policy(path: str | None, sources: list[Path]):
 
 def cmd_tmr(args: argparse.Namespace) -> int:
     """Triplicate the registers of synthesisable Verilog/SystemVerilog."""
+    import hashlib
     import time
 
-    from asicgen.render import Stamp
+    from asicgen.render import Stamp, is_generated
     from tmr.flow import harden_sources, write_hardened
 
     sources = [Path(s) for s in args.sources]
     for source in sources:
         if not source.is_file():
             raise ConfigError(f"{source}: no such file")
+    out = check_file_output(Path(args.output), "hardened Verilog", is_generated, inputs=sources, option="-o")
+    check_file_output(out.with_suffix(".tmr.md"), "TMR report", _is_tmr_report, inputs=sources, option="-o")
     t0 = time.perf_counter()
     policy = _tmr_policy(args.policy, sources)
+    print(f"hardening {', '.join(map(str, sources))} with yosys...", file=sys.stderr)
     hardened = harden_sources(sources, policy, args.top)
-    out = Path(args.output)
-    digest = __import__("hashlib").sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()
+    digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()
     stamp = Stamp(f"TMR of {hardened.top} from {', '.join(map(str, sources))}", digest, args.command_line)
     write_hardened(hardened, out, stamp.header(out.name))
     r = hardened.report
     print(f"hardened {hardened.top}: {len(r.triplicated)} registers ({r.protected_bits} bits) triplicated, "
           f"{r.voters} voters, flip-flop bits {r.bits_before} -> {r.bits_after}, in "
-          f"{time.perf_counter() - t0:.1f}s; wrote {out} and {out.with_suffix('.tmr.md')}", file=sys.stderr)
+          f"{time.perf_counter() - t0:.1f}s; wrote {args.output} and {out.with_suffix('.tmr.md').name}",
+          file=sys.stderr)
     return 0
+
+
+def _is_tmr_report(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(64).startswith(b"# TMR report:")
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from asicgen.synth import synth_command
 
-    synth_command(args.source, args.ii, Path(args.out), args.command_line, args.flow, not args.no_depth)
+    inputs = [Path(args.source)] if Path(args.source).exists() else []
+    check_folder_output(Path(args.out), SYNTH_KIND, force=args.force, inputs=inputs)
+    synth_command(args.source, args.ii, Path(args.out), args.command_line, args.flow, not args.no_depth,
+                  force=args.force)
     return 0
 
 
@@ -262,11 +336,13 @@ def cmd_csim(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from training.data import generate
+    from training.data import is_module_file, region_modules
     from training.regions import DEFAULT_REGION, resolve_region
 
     region = resolve_region(args.region or DEFAULT_REGION)
-    modules = generate(region, args.seed, args.modules)
+    check_file_output(Path(args.out), "module data", is_module_file,
+                      inputs=_region_inputs(args.region, region))
+    modules = region_modules(region, args.seed, args.modules)
     modules.save(Path(args.out))
     print(f"wrote {len(modules)} modules of region {region.name} to {args.out}", file=sys.stderr)
     return 0
@@ -297,10 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build/flow", help="output directory")
     p.set_defaults(func=cmd_flow)
 
-    p = sub.add_parser("data", help="write synthetic modules of a region (.csv or .npz)")
+    p = sub.add_parser("data", help="write a region's modules (.csv or .npz): from its data files if it "
+                                    "names any, else synthetic")
     p.add_argument("--region", default=None)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--modules", type=int, default=None)
+    p.add_argument("--seed", type=_seed, default=1, help="random seed of the generator (default 1)")
+    p.add_argument("--modules", type=_at_least(1, "the number of modules"), default=None,
+                   help="number of modules (default: the region's own count)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_data)
 
@@ -310,29 +388,30 @@ def build_parser() -> argparse.ArgumentParser:
     source_help = "training output directory, QKeras .h5 encoder, or weights .json"
     p = sub.add_parser("describe", help="print the architecture description of a trained network")
     p.add_argument("source", help=source_help)
-    p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.add_argument("--ii", type=_ii, default=1, help="initiation interval (1, 2, 4, 8)")
     p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("image", help="weight image (bin, hex), I2C transactions and register map")
     p.add_argument("source", help=source_help)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--elinks", type=int, default=None,
+    p.add_argument("--elinks", type=_elinks, default=None,
                    help="e-link mode written after the weights (default: the training region's)")
-    p.add_argument("--device-address", type=lambda v: int(v, 0), default=0x50,
-                   help="7-bit I2C device address for the transaction list (default 0x50)")
-    p.add_argument("--burst", type=int, default=14, help="data bytes per I2C write (default 14)")
+    p.add_argument("--device-address", type=_i2c_address, default=0x50,
+                   help=f"7-bit I2C device address for the transaction list, {_I2C_USABLE} (default 0x50)")
+    p.add_argument("--burst", type=_at_least(1, "the burst length in bytes"), default=14,
+                   help="data bytes per I2C write (default 14)")
     p.set_defaults(func=cmd_image)
 
     p = sub.add_parser("hls", help="Catapult-style HLS C++ project")
     p.add_argument("source", help=source_help)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.add_argument("--ii", type=_ii, default=1, help="initiation interval (1, 2, 4, 8)")
     p.set_defaults(func=cmd_hls)
 
     p = sub.add_parser("generate", help="RTL, HLS project and weight image of a trained network")
     p.add_argument("source", help=source_help)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--ii", type=int, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.add_argument("--ii", type=_ii, default=1, help="initiation interval (1, 2, 4, 8)")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
     p.add_argument("--tmr", action="store_true", help="also write the TMR-hardened ae_top (rtl_tmr/)")
     p.add_argument("--synth", action="store_true",
@@ -344,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "equivalents, logic depth (OUT/synth.md and synth.json)")
     p.add_argument("source", help="RTL directory written by asicgen, an architecture preset (default, 8x8), "
                                   "or a " + source_help)
-    p.add_argument("--ii", type=int, nargs="+", default=[1, 2, 4, 8],
+    p.add_argument("--ii", type=_ii, nargs="+", default=[1, 2, 4, 8],
                    help="initiation intervals (default: 1 2 4 8; an RTL directory has its own)")
     p.add_argument("--out", required=True, help="report directory")
     p.add_argument("--flow", choices=("abc", "noabc"), default="abc",
@@ -362,12 +441,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")
-    p.add_argument("--per-region", type=int, default=None,
+    p.add_argument("--per-region", type=_at_least(1, "the number of modules per region"), default=None,
                    help="fresh vectors: this many modules per region preset plus corner cases "
                         "(default: the project's own stimulus)")
-    p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--seed", type=_seed, default=11, help="random seed of fresh vectors (default 11)")
     p.set_defaults(func=cmd_csim)
+    _add_output_options(sub.choices)
     return parser
+
+
+#: commands that replace an output folder whole, and accept --force
+FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth")
+
+
+def _add_output_options(commands: dict[str, argparse.ArgumentParser]) -> None:
+    for name in FORCE_COMMANDS:
+        commands[name].add_argument(
+            "--force", action="store_true",
+            help="also replace an earlier asicgen output of another kind at --out (never files "
+                 "asicgen did not write)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -375,19 +467,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from asicgen.csim import CsimError
     from asicgen.synth import SynthError
+    from tmr.transform import TmrError
     from tmr.yosys import YosysError
     from training.data import DataError
+    from verif.runner import SimulationError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["asicgen", *argv])
+    install_interrupt_handler()
     try:
         return args.func(args)
-    except (ConfigError, DataError, CsimError, YosysError, SynthError) as exc:
+    except (ConfigError, DataError, CsimError, YosysError, SynthError, TmrError, SimulationError) as exc:
         print(f"asicgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("asicgen: interrupted; no partial artefact was left behind", file=sys.stderr)
+        print("asicgen: interrupted; nothing was left half-written (each output is either as it was "
+              "before or complete)", file=sys.stderr)
         return 130
 
 

@@ -125,10 +125,31 @@ def elink_truncate(design: Design, latent: np.ndarray, elinks: int | np.ndarray)
 
 
 def run(design: Design, weights: WeightSet, codes: np.ndarray, elinks: int | np.ndarray) -> Outputs:
-    """The whole IP on (N, 48) 4E3M codes: converter, encoder, e-link truncation."""
-    codes = np.asarray(codes, dtype=np.int64)
+    """The whole IP on (N, 48) 4E3M codes: converter, encoder, e-link truncation.
+
+    Codes and e-link modes are integers; integer-valued floats are accepted, anything
+    else is an error rather than truncated (the hardware has no fractional code)."""
+    codes = integer_array(codes, "codes", f"4E3M TC codes 0..{design.converter.tc_code.max_code}")
     if codes.ndim != 2 or codes.shape[1] != design.converter.n_tc:
         raise ValueError(f"expected (N, {design.converter.n_tc}) TC codes, got shape {codes.shape}")
+    elinks = integer_array(elinks, "elinks", "e-link modes "
+                           + ", ".join(str(m.elinks) for m in design.elink_modes))
     inputs, sum_code = convert(design, codes)
     latent = encode(design, weights, inputs)
     return Outputs(sum_code, latent, elink_truncate(design, latent, elinks))
+
+
+def integer_array(values: np.ndarray | int, name: str, allowed: str) -> np.ndarray:
+    """`values` as int64, refusing what a cast would silently change (3.7 -> 3, NaN)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    if array.dtype.kind != "f":
+        raise ValueError(f"{name}: expected integers ({allowed}), got {array.dtype} values")
+    bad = ~np.isfinite(array) | (array != np.round(array))
+    if np.any(bad):
+        first = tuple(int(i) for i in np.argwhere(bad)[0]) if array.ndim else ()
+        where = f"{list(first)}" if array.ndim else ""
+        raise ValueError(f"{name}{where}: {float(array[first])} is not an integer; expected {allowed} "
+                         f"(integer-valued floats are accepted); {np.count_nonzero(bad)} such value(s)")
+    return array.astype(np.int64)

@@ -19,6 +19,7 @@ import numpy as np
 from asicgen import __version__, golden, naming
 from asicgen.design import Design
 from asicgen.image import hex_text
+from asicgen.outputs import HLS_KIND
 from asicgen.render import Stamp, combined_sha256, environment, render, write_tree
 from asicgen.vectors import VectorSet, standard_vectors, table_text
 from asicgen.weights import WeightSet
@@ -150,19 +151,20 @@ def data_files(weights: WeightSet, vectors: VectorSet, command: str) -> dict[str
 
 
 def manifest(design: Design, weights: WeightSet, command: str, vectors: VectorSet) -> dict[str, Any]:
-    return {"tool": f"asicgen {__version__}", "kind": "hls", "design": design.to_raw(),
+    return {"tool": f"asicgen {__version__}", "kind": HLS_KIND, "design": design.to_raw(),
             "design_sha256": design.digest(), "weights_sha256": weights.digest(),
             "ii": design.ii, "latency": design.latency, "top": naming.TOP,
             "vectors": [{"source": name, "count": count} for name, count in vectors.sources],
             "command": command}
 
 
-def generate_hls(out_dir: Path, weights: WeightSet, command: str, vectors: VectorSet | None = None) -> None:
+def generate_hls(out_dir: Path, weights: WeightSet, command: str, vectors: VectorSet | None = None,
+                 force: bool = False) -> None:
     design = weights.design
     if vectors is None:
         vectors = standard_vectors(design, PROJECT_VECTORS_PER_REGION)
     files: dict[str, str | bytes] = {**source_files(design, command), **data_files(weights, vectors, command)}
-    write_tree(out_dir, files, manifest(design, weights, command, vectors))
+    write_tree(out_dir, files, manifest(design, weights, command, vectors), force)
 
 
 def read_manifest(project: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from asicgen import __version__, naming
 from asicgen.i2c import DEFAULT_BURST, DEFAULT_DEVICE_ADDRESS, Write, format_transactions, image_writes
+from asicgen.outputs import IMAGE_KIND
 from asicgen.regmap import ACCESS, RegisterMap
 from asicgen.render import Stamp, environment, render, write_tree
 from asicgen.weights import WeightSet
@@ -85,9 +86,10 @@ def image_files(weights: WeightSet, elinks: int | None, command: str,
 
 
 def write_image(out_dir: Path, weights: WeightSet, elinks: int | None, command: str,
-                device_address: int = DEFAULT_DEVICE_ADDRESS, burst: int = DEFAULT_BURST) -> ImageFiles:
+                device_address: int = DEFAULT_DEVICE_ADDRESS, burst: int = DEFAULT_BURST,
+                force: bool = False) -> ImageFiles:
     result = image_files(weights, elinks, command, device_address, burst)
-    manifest = {"tool": f"asicgen {__version__}", "kind": "image", "design": weights.design.to_raw(),
+    manifest = {"tool": f"asicgen {__version__}", "kind": IMAGE_KIND, "design": weights.design.to_raw(),
                 "weights_sha256": weights.digest(), "elinks": elinks, "command": command}
-    write_tree(out_dir, result.files, manifest)
+    write_tree(out_dir, result.files, manifest, force)
     return result

@@ -7,6 +7,7 @@ checked, and every error names the path of the offending value.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,14 @@ from typing import Any
 
 class ConfigError(ValueError):
     """A description (config file, weights file, architecture) is invalid."""
+
+
+def warn(message: str) -> None:
+    """Legal but suspicious input: one line on stderr, and the run goes on.
+
+    Printed rather than `warnings.warn`: Python's warning format (file, line, category,
+    source line) points at asicgen's code, while the user needs to see their own file."""
+    print(f"asicgen: warning: {message}", file=sys.stderr)
 
 
 def check_keys(raw: Any, where: str, required: set[str], optional: set[str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from asicgen import __version__, naming
 from asicgen.design import Design
+from asicgen.outputs import RTL_KIND
 from asicgen.regmap import RegisterMap
 from asicgen.render import Stamp, environment, render, write_tree
 from training.geometry import layout_by_name
@@ -185,7 +186,7 @@ def rtl_files(design: Design, command: str) -> dict[str, str]:
 
 
 def manifest(design: Design, command: str) -> dict[str, Any]:
-    return {"tool": f"asicgen {__version__}", "kind": "rtl", "design": design.to_raw(),
+    return {"tool": f"asicgen {__version__}", "kind": RTL_KIND, "design": design.to_raw(),
             "design_sha256": design.digest(), "ii": design.ii, "latency": design.latency,
             "top": naming.TOP, "file_order": list(FILE_ORDER), "command": command}
 

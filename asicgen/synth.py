@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from asicgen.design import Design
+from asicgen.outputs import RTL_KIND, RTL_TMR_KIND
 
 TOP = "ae_top"
 #: yosys commands after reading the sources, per flow
@@ -310,14 +311,26 @@ def _log(result: SynthResult) -> None:
 
 
 def synth_command(source: str, iis: list[int], out: Path, command: str, flow: str = DEFAULT_FLOW,
-                  depth: bool = True) -> list[Path]:
+                  depth: bool = True, force: bool = False) -> list[Path]:
     """`asicgen synth`: SOURCE is an RTL directory written by asicgen (its own II), an
-    architecture preset (default, 8x8), or a trained network (one run per II)."""
+    architecture preset (default, 8x8), or a trained network (one run per II). The report
+    folder `out` is built whole beside its target and swapped in at the end."""
+    from asicgen.outputs import SYNTH_KIND, staged_folder, write_manifest
+
+    with staged_folder(Path(out), SYNTH_KIND, force=force) as stage:
+        paths = _synth_into(stage, source, iis, command, flow, depth)
+        write_manifest(stage, SYNTH_KIND, {"command": command, "source": str(source)})
+    paths = [Path(out) / p.relative_to(stage) for p in paths]
+    print(f"[synth] report -> {paths[0]}", file=sys.stderr)
+    return paths
+
+
+def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str, depth: bool) -> list[Path]:
     from asicgen.arch import EncoderArch
 
-    out, path = Path(out), Path(source)
+    path = Path(source)
     manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}
-    if manifest.get("kind") in ("rtl", "rtl_tmr"):
+    if manifest.get("kind") in (RTL_KIND, RTL_TMR_KIND):
         design = Design.from_raw(manifest["design"])
         results = [synthesise_rtl(path, out / "yosys", flow, depth)]
         _log(results[0])
@@ -332,6 +345,4 @@ def synth_command(source: str, iis: list[int], out: Path, command: str, flow: st
         for ii in iis:
             results.append(synthesise(design.with_ii(ii), out / "work", flow, depth, command))
             _log(results[-1])
-    paths = write_report(out, design, results, command)
-    print(f"[synth] report -> {paths[0]}", file=sys.stderr)
-    return paths
+    return write_report(out, design, results, command)

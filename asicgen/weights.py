@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from asicgen.design import Design
+from asicgen.design import Design, TensorSpec
 from asicgen.raw import ConfigError, check_keys
 
 WEIGHTS_FORMAT = "asicgen-weights/1"
@@ -26,38 +26,20 @@ WEIGHTS_FORMAT = "asicgen-weights/1"
 
 @dataclass(frozen=True)
 class WeightSet:
+    """Checked on construction, whichever way it is built: `WeightSet(design, tensors)`
+    and every classmethod hold read-only int64 codes that fit their register fields."""
+
     design: Design
     tensors: Mapping[str, np.ndarray]
+    #: names the source in error messages (e.g. a weights file); not stored
+    where: InitVar[str] = "weights"
+
+    def __post_init__(self, where: str) -> None:
+        object.__setattr__(self, "tensors", _checked_tensors(self.design, self.tensors, where))
 
     @classmethod
     def from_arrays(cls, design: Design, arrays: Mapping[str, Any], where: str = "weights") -> WeightSet:
-        expected = {t.name for t in design.tensors}
-        unknown = set(arrays) - expected
-        missing = expected - set(arrays)
-        if unknown or missing:
-            raise ConfigError(f"{where}: tensors must be exactly {', '.join(t.name for t in design.tensors)}"
-                              + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "")
-                              + (f"; missing: {', '.join(sorted(missing))}" if missing else ""))
-        tensors = {}
-        for spec in design.tensors:
-            value = np.asarray(arrays[spec.name])
-            if value.shape != spec.shape:
-                raise ConfigError(f"{where}.{spec.name}: shape {value.shape} does not match the "
-                                  f"architecture's {spec.shape}")
-            if value.dtype.kind not in "iu" and not np.array_equal(value, np.rint(value)):
-                raise ConfigError(f"{where}.{spec.name}: weights must be integer codes (value * "
-                                  f"{spec.type.scale})")
-            codes = value.astype(np.int64)
-            bad = np.flatnonzero((codes < spec.type.min_code) | (codes > spec.type.max_code))
-            if bad.size:
-                index = np.unravel_index(bad[0], spec.shape)
-                raise ConfigError(
-                    f"{where}.{spec.name}{list(map(int, index))}: code {int(codes.flat[bad[0]])} does not "
-                    f"fit its {spec.type.bits}-bit register field ({spec.type.min_code}.."
-                    f"{spec.type.max_code}); {bad.size} value(s) out of range")
-            codes.setflags(write=False)
-            tensors[spec.name] = codes
-        return cls(design, tensors)
+        return cls(design, arrays, where)
 
     @classmethod
     def zeros(cls, design: Design) -> WeightSet:
@@ -106,6 +88,52 @@ class WeightSet:
             raise ConfigError(f"weight image has {len(image)} bytes; the architecture needs "
                               f"{design.image_bytes}")
         return cls.from_words(design, unpack_words(image, design.weight_bits, design.n_weights, signed=True))
+
+
+def _checked_tensors(design: Design, arrays: Mapping[str, Any], where: str) -> dict[str, np.ndarray]:
+    if not isinstance(arrays, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of tensor name to codes, got {type(arrays).__name__}")
+    expected = {t.name for t in design.tensors}
+    unknown = set(arrays) - expected
+    missing = expected - set(arrays)
+    if unknown or missing:
+        raise ConfigError(f"{where}: tensors must be exactly {', '.join(t.name for t in design.tensors)}"
+                          + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "")
+                          + (f"; missing: {', '.join(sorted(missing))}" if missing else ""))
+    return {spec.name: _checked_codes(spec, np.asarray(arrays[spec.name]), f"{where}.{spec.name}")
+            for spec in design.tensors}
+
+
+def _checked_codes(spec: TensorSpec, value: np.ndarray, where: str) -> np.ndarray:
+    """One tensor as read-only int64 codes. Every check runs on the values as given: a
+    cast to int64 first would turn inf into -2^63 and 3.5 into 3."""
+    t = spec.type
+    field = f"its {t.bits}-bit register field ({t.min_code}..{t.max_code})"
+    if value.shape != spec.shape:
+        raise ConfigError(f"{where}: shape {value.shape} does not match the architecture's {spec.shape}")
+    if value.dtype.kind not in "iuf":
+        raise ConfigError(f"{where}: expected integer codes (value * {t.scale}), got {value.dtype} values")
+    if value.dtype.kind == "f":
+        _refuse(where, value, ~np.isfinite(value), "value {} is not a finite number; weights are "
+                f"integer codes (value * {t.scale}) that fit {field}")
+        _refuse(where, value, value != np.rint(value),
+                f"value {{}} is not an integer code (value * {t.scale}); weights must fit {field}")
+    _refuse(where, value, (value < t.min_code) | (value > t.max_code), f"code {{}} does not fit {field}")
+    codes = value.astype(np.int64)
+    codes.setflags(write=False)
+    return codes
+
+
+def _refuse(where: str, value: np.ndarray, bad: np.ndarray, problem: str) -> None:
+    """Name the first offending value (`{}` in `problem`), its index and how many there are."""
+    if not np.any(bad):
+        return
+    first = int(np.flatnonzero(bad)[0])
+    index = list(map(int, np.unravel_index(first, value.shape)))
+    shown = value.flat[first].item()
+    shown = int(shown) if isinstance(shown, float) and shown.is_integer() else shown
+    raise ConfigError(f"{where}{index}: {problem.format(shown)}; "
+                      f"{np.count_nonzero(bad)} such value(s)")
 
 
 def pack_words(words: np.ndarray, bits: int) -> bytes:
@@ -172,7 +200,8 @@ def load_weights_file(path: Path, design: Design | None = None) -> WeightsFile:
     for name, tensor in tensors_raw.items():
         t = check_keys(tensor, f"{where}.tensors.{name}", {"shape", "values"}, set())
         try:
-            arrays[name] = np.asarray(t["values"], dtype=np.int64).reshape(t["shape"])
+            # no dtype here: a cast would truncate 3.7 to 3 before WeightSet could refuse it
+            arrays[name] = np.asarray(t["values"]).reshape(t["shape"])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}.tensors.{name}: values do not form shape {t['shape']}: "
                               f"{exc}") from None

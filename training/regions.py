@@ -108,8 +108,20 @@ class Region:
             raise ConfigError(f"{where}.data_files: expected a list of file paths")
         root = relative_to or Path.cwd()
         paths = tuple((root / f) if not Path(f).is_absolute() else Path(f) for f in files)
+        _check_data_files(files, paths, f"{where}.data_files",
+                          "the region file" if relative_to else "the working folder")
         description = get_str(data, "description", where, base.description if base else "")
         return cls(name, elinks, description, generator, paths)
+
+
+def _check_data_files(names: list[str], paths: tuple[Path, ...], where: str, root: str) -> None:
+    """Every named file must exist when the region is read, before any work starts:
+    a region naming data is never trained on something else."""
+    for i, (name, path) in enumerate(zip(names, paths, strict=True)):
+        if not path.is_file():
+            problem = "a directory, not a data file" if path.is_dir() else "no such data file"
+            note = "" if Path(name).is_absolute() else f"; paths are relative to {root}"
+            raise ConfigError(f"{where}[{i}]: {name!r}: {problem} (looked for {path.absolute()}{note})")
 
 
 def elink_output_bits(elinks: int) -> int:

@@ -22,10 +22,11 @@ import numpy as np
 from asicgen import __version__
 from asicgen.arch import EncoderArch
 from asicgen.atomic import atomic_path, write_text
+from asicgen.outputs import TRAIN_KIND, check_folder_output, staged_folder, write_manifest
 from asicgen.raw import ConfigError, check_keys, get_float, get_int, get_str, load_config_file
 from training.baselines import BASELINE_NAMES, budget_bits, make_baseline
 from training.codec import decode_tc, encode_tc
-from training.data import ModuleSet, region_modules, split
+from training.data import MAX_SEED, ModuleSet, region_modules, split
 from training.losses import DEFAULT_SCALE_WEIGHTS, LOSS_NAMES
 from training.metrics import emd_batch, summarise
 from training.normalise import convert_codes
@@ -63,7 +64,7 @@ class TrainSettings:
         values = asdict(cls())
         for key in ("seed",):
             if key in data:
-                values[key] = get_int(data, key, where, lo=0)
+                values[key] = get_int(data, key, where, lo=0, hi=MAX_SEED)
         for key in ("epochs", "batch_size", "patience", "modules", "eval_modules"):
             if key in data:
                 values[key] = get_int(data, key, where, lo=1)
@@ -311,10 +312,15 @@ def weights_document(job: TrainJob, weights: dict[str, np.ndarray]) -> dict[str,
     }
 
 
-def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None) -> TrainResult:
+def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None,
+                 force: bool = False) -> TrainResult:
+    """Train and write the run folder `out_dir` whole (staged beside it, then swapped in).
+
+    The output path is checked first, so a path asicgen may not write fails before training."""
     # sys.stderr is looked up per call: a default bound at import time can be a stream
     # that has since been closed (a test harness's capture, a redirected interpreter)
     stream = stream if stream is not None else sys.stderr
+    out_dir = check_folder_output(Path(out_dir), TRAIN_KIND, force=force, inputs=job.region.data_files)
     from training.model import quantised_integer_weights
 
     t0 = time.perf_counter()
@@ -363,7 +369,11 @@ def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None) -> 
         "emd": emd_summary,
         "weights_sha256": _hash_arrays(weights),
     }
-    write_outputs(out_dir, job, encoder, decoder, weights, metrics)
+    log(stream, f"writing {out_dir}")
+    with staged_folder(out_dir, TRAIN_KIND, force=force) as staging:
+        write_outputs(staging, job, encoder, decoder, weights, metrics)
+        write_manifest(staging, TRAIN_KIND, {"region": job.region.name, "elinks": job.region.elinks,
+                                           "weights_sha256": metrics["weights_sha256"]})
     log(stream, f"wrote {out_dir} in {time.perf_counter() - t0:.1f}s total")
     return TrainResult(out_dir, metrics, weights)
 
@@ -386,7 +396,13 @@ def write_outputs(out_dir: Path, job: TrainJob, encoder, decoder,
 
 
 def with_overrides(job: TrainJob, **overrides: Any) -> TrainJob:
-    """Replace training settings given on the command line (None = keep)."""
+    """Replace training settings given on the command line (None = keep).
+
+    The values pass the checks of a [training] table, so that a library caller cannot
+    start a run the settings file would refuse (epochs=0 used to fail after training)."""
     changes = {k: v for k, v in overrides.items() if v is not None}
-    return replace(job, settings=replace(job.settings, **changes)) if changes else job
+    if not changes:
+        return job
+    checked = TrainSettings.from_raw(changes, "training override")
+    return replace(job, settings=replace(job.settings, **{k: getattr(checked, k) for k in changes}))
 
