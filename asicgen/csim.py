@@ -109,6 +109,7 @@ def run_csim(project: Path, vectors: VectorSet | None = None, stream=None) -> Cs
     with tempfile.TemporaryDirectory(prefix="asicgen-csim-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
+        print(f"[csim] compiling the C++ testbench of {project} (g++)", file=stream, flush=True)
         binary = compile_testbench(project, work)
         compile_seconds = time.perf_counter() - t0
         if vectors is None:

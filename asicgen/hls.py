@@ -25,7 +25,6 @@ from asicgen.vectors import VectorSet, standard_vectors, table_text
 from asicgen.weights import WeightSet
 from training.geometry import layout_by_name
 
-CLOCK_PERIOD_NS = 25.0
 DEFAULT_TECH_LIB = "nangate-45nm_beh"
 SOURCES = ("src/ae_top.cpp",)
 HEADERS = ("src/ae_types.h", "src/ae_converter.h", "src/ae_encoder.h", "src/ae_top.h")
@@ -126,7 +125,7 @@ def context(design: Design) -> dict[str, Any]:
         "conv_kernel": design.conv.kernel_tensor.name, "conv_bias": design.conv.bias_tensor.name,
         "dense_kernel": design.dense.kernel_tensor.name, "dense_bias": design.dense.bias_tensor.name,
         "elink_modes": design.elink_modes, "image_bytes": design.image_bytes,
-        "clock_period_ns": CLOCK_PERIOD_NS, "default_tech_lib": DEFAULT_TECH_LIB,
+        "clock_period_ns": naming.CLOCK_PERIOD_NS, "default_tech_lib": DEFAULT_TECH_LIB,
         "project": naming.hls_project_name(design.ii), "sources": SOURCES, "headers": HEADERS,
         "tb_source": TB_SOURCE,
     }

@@ -20,6 +20,15 @@ from asicgen.raw import ConfigError
 from asicgen.regmap import Register, RegisterMap
 
 DEFAULT_BURST = 14
+#: two-flop synchroniser on each pad input of the I2C target
+SYNC_STAGES = 2
+#: system clocks a level change on SCL/SDA must be stable before it is accepted
+#: (3 clocks = 75 ns at 40 MHz, above the 50 ns spike suppression of fast mode)
+DEFAULT_GLITCH_FILTER = 3
+#: clocks after reset during which the target ignores line events, on top of the
+#: synchroniser and the filter: their outputs must first hold the pads' real levels,
+#: so that a reset in the middle of a transfer is not taken for a START
+RESET_IGNORE_CLOCKS = 2
 DEFAULT_DEVICE_ADDRESS = 0x50
 TRANSACTIONS_FORMAT = "asicgen-i2c/1"
 

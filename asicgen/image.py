@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asicgen import __version__, naming
-from asicgen.i2c import DEFAULT_BURST, DEFAULT_DEVICE_ADDRESS, Write, format_transactions, image_writes
+from asicgen.i2c import (
+    DEFAULT_BURST,
+    DEFAULT_DEVICE_ADDRESS,
+    DEFAULT_GLITCH_FILTER,
+    RESET_IGNORE_CLOCKS,
+    SYNC_STAGES,
+    Write,
+    format_transactions,
+    image_writes,
+)
 from asicgen.outputs import IMAGE_KIND
 from asicgen.regmap import ACCESS, RegisterMap
 from asicgen.render import Stamp, environment, render, write_tree
@@ -65,7 +74,10 @@ def regmap_markdown(weights_design, stamp: Stamp, burst: int = DEFAULT_BURST) ->
                   tensors=tensors, weight_scale=design.conv.weight_type.scale, registers=registers,
                   access=ACCESS, elink_values=", ".join(str(m.elinks) for m in design.elink_modes),
                   burst=burst, program_bits=cycles, program_ms_400=f"{cycles / 400e3 * 1e3:.1f}",
-                  program_ms_1000=f"{cycles / 1e6 * 1e3:.1f}")
+                  program_ms_1000=f"{cycles / 1e6 * 1e3:.1f}", sync_stages=SYNC_STAGES,
+                  glitch_filter=DEFAULT_GLITCH_FILTER, reset_ignore_clocks=RESET_IGNORE_CLOCKS,
+                  reset_ignore_ns=f"{RESET_IGNORE_CLOCKS * naming.CLOCK_PERIOD_NS:g}",
+                  clock_mhz=naming.CLOCK_MHZ)
 
 
 def image_files(weights: WeightSet, elinks: int | None, command: str,

@@ -12,6 +12,10 @@ CONVERTER = "ae_converter"
 ENCODER = "ae_encoder"
 TESTBENCH = "tb_ae_top"
 
+#: the bunch-crossing clock (SPEC section 7): 40 MHz
+CLOCK_PERIOD_NS = 25.0
+CLOCK_MHZ = round(1000 / CLOCK_PERIOD_NS)
+
 AC_ROUNDING = {"convergent": "AC_RND_CONV", "truncate": "AC_TRN"}
 AC_OVERFLOW = {"saturate": "AC_SAT", "wrap": "AC_WRAP"}
 

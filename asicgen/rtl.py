@@ -31,7 +31,6 @@ TOP_FILE = f"{naming.TOP}.sv"
 #: compile order: leaves first
 FILE_ORDER = ("ae_dot.sv", "ae_requant.sv", "ae_converter.sv", "ae_encoder.sv", "ae_core.sv",
               "ae_tmr_hook.sv", "ae_i2c_target.sv", "ae_regfile.sv", TOP_FILE)
-CLOCK_MHZ = 40
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def context(design: Design) -> dict[str, Any]:
         "elink_modes": [{"elinks": m.elinks, "kept_bits": m.kept_bits,
                          "mask": "1" * m.kept_bits + "0" * m.dropped_bits} for m in design.elink_modes],
         "tc_port_bits": conv_in.n_tc * conv_in.tc_code.bits, "out_port_bits": dense.n_out * out_bits,
-        "clock_mhz": CLOCK_MHZ, "n_tmr_flags": len(regmap.register("TMR_ERR").fields),
+        "clock_mhz": naming.CLOCK_MHZ, "n_tmr_flags": len(regmap.register("TMR_ERR").fields),
         "classes": [f.name for f in regmap.register("TMR_ERR").fields],
         "tmr_note": "Plain build: tmr_err is always 0 (see ae_tmr_hook).",
     }

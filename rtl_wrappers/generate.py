@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asicgen.design import ADDRESS_BITS, Design
+from asicgen.i2c import DEFAULT_GLITCH_FILTER, RESET_IGNORE_CLOCKS, SYNC_STAGES
 from asicgen.raw import ConfigError
 from asicgen.regmap import REGISTER_BITS, Field, Register, RegisterMap
 from asicgen.render import Stamp, environment, render
@@ -28,11 +29,6 @@ TARGET = "ae_i2c_target"
 REGFILE = "ae_regfile"
 FILES = {f"{TARGET}.sv": f"{TARGET}.sv.j2", f"{REGFILE}.sv": f"{REGFILE}.sv.j2"}
 
-#: system clocks a level change on SCL/SDA must be stable before it is accepted
-#: (3 clocks = 75 ns at 40 MHz, above the 50 ns spike suppression of fast mode)
-DEFAULT_GLITCH_FILTER = 3
-#: two-flop synchroniser on each pad input
-SYNC_STAGES = 2
 DEVICE_ADDRESS_BITS = 7
 #: the byte a read returns outside the map (SDA released)
 READ_MISS = 0xFF
@@ -235,6 +231,7 @@ def target_context(design: Design, glitch_filter: int = DEFAULT_GLITCH_FILTER) -
         "design_summary": design.summary(),
         "glitch_filter": glitch_filter,
         "sync_stages": SYNC_STAGES,
+        "reset_ignore_clocks": RESET_IGNORE_CLOCKS,
         "address_bits": ADDRESS_BITS,
         "address_max": sv_hex((1 << ADDRESS_BITS) - 1, ADDRESS_BITS),
         "address_one": sv_dec(1, ADDRESS_BITS),

@@ -615,3 +615,35 @@ def test_an_interrupt_swallowed_by_python_still_stops_the_swap(tmp_path):
         asicgen.atomic._interrupt_requested.clear()
     assert (target / "weights.json").read_text() == "old"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# --- the set-up script -----------------------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _installed_venv() -> bool:
+    import hashlib
+
+    stamp = _ROOT / ".venv" / ".asicgen-installed"
+    want = hashlib.sha256((_ROOT / "pyproject.toml").read_bytes()
+                          + (_ROOT / "requirements.lock").read_bytes()).hexdigest()
+    return stamp.is_file() and stamp.read_text().strip() == want
+
+
+@pytest.mark.skipif(not _installed_venv(), reason="needs the project's .venv, installed by scripts/env.sh")
+def test_sourcing_env_sh_leaves_the_callers_shell_options_alone():
+    """`source scripts/env.sh` (as the README says) must not turn on `set -euo pipefail` in the
+    user's shell, where the next failing command would close the terminal."""
+    import subprocess
+
+    script = ('set +euo pipefail; source scripts/env.sh || exit 9; '
+              'echo "options=$-"; shopt -qo pipefail && echo pipefail-on; '
+              'false; echo "still here"; command -v asicgen')
+    proc = subprocess.run(["bash", "-c", script], cwd=_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    options = next(line for line in proc.stdout.splitlines() if line.startswith("options="))
+    assert "e" not in options.split("=")[1] and "u" not in options.split("=")[1]
+    assert "pipefail-on" not in proc.stdout
+    assert "still here" in proc.stdout
+    assert proc.stdout.strip().endswith(str(_ROOT / ".venv" / "bin" / "asicgen"))
