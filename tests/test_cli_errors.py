@@ -647,3 +647,30 @@ def test_sourcing_env_sh_leaves_the_callers_shell_options_alone():
     assert "pipefail-on" not in proc.stdout
     assert "still here" in proc.stdout
     assert proc.stdout.strip().endswith(str(_ROOT / ".venv" / "bin" / "asicgen"))
+
+
+def test_tensorflow_starts_quietly_but_keeps_its_errors():
+    """On a CPU machine TensorFlow's start-up notes read as failures; errors must still show."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = ("import os, training.model, warnings; "
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL']); "
+            "import tensorflow as tf; tf.get_logger()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "2"  # 2 hides info and warnings; 3 would hide errors too
+    noise = [line for line in proc.stderr.splitlines()
+             if "cpu_feature_guard" in line or "Unable to register" in line or "UserWarning" in line]
+    assert not noise, noise
+
+
+def test_loading_a_trained_model_prints_no_keras_warning(trained_networks):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "asicgen.cli", "describe", str(trained_networks["default"])],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "cpu_feature_guard" not in proc.stderr, proc.stderr

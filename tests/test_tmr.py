@@ -1,6 +1,8 @@
 """The TMR pass on RTL in the style of HLS output, and what it refuses."""
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -8,10 +10,11 @@ import pytest
 from asicgen.arch import EncoderArch
 from asicgen.cli import main
 from tmr.equiv import equivalence, netlist_equivalence
-from tmr.flow import harden_sources, prove_hardening, write_hardened
+from tmr.flow import VERILOG_LINE_WIDTH, harden_sources, prove_hardening, wrap_verilog, write_hardened
 from tmr.policy import Policy
 from tmr.transform import TmrError
 from tmr.yosys import YosysError, run_yosys, stage_sources
+from verif.runner import verilator_environment
 
 # Small designs as an HLS tool writes them: asynchronous and synchronous resets,
 # enables, a one-hot state machine, a generate loop over a parameter, a submodule.
@@ -119,7 +122,7 @@ def test_equivalence_check_can_fail(tmp_path):
     write_hardened(harden_sources([source], Policy.from_raw({}), "sync_acc"), out)
     text = out.read_text()
     # break one replica's next-state input: the copies then disagree
-    broken = text.replace("acc_q__tmr0 <= _00_;", "acc_q__tmr0 <= ~_00_;", 1)
+    broken = re.sub(r"acc_q__tmr0 <= (\w+);", r"acc_q__tmr0 <= ~\1;", text, count=1)
     assert broken != text
     out.write_text(broken)
     result = equivalence([source], out, "sync_acc", tmp_path / "equiv", added_port="tmr_err")
@@ -223,6 +226,73 @@ def test_policy_file_errors_name_the_path(tmp_path):
         Policy.from_raw({"rule": []})
 
 
+def test_wrap_verilog_breaks_long_lines_only_where_whitespace_is_allowed():
+    # escaped identifiers hold commas and end at the space before the list's comma, as yosys writes them
+    escaped = [f"\\u_a.b[{i}],c " for i in range(40)]
+    spaced = "  assign y = { " + ", ".join(escaped + [f"w_{i}" for i in range(40)]) + " };"
+    unspaced = "  assign z = {" + ",".join(f"n_{i}" for i in range(60)) + "};"
+    literal = '"' + ", ".join(f"s{i}" for i in range(40)) + '"'
+    attribute = f"  (* src = {literal} *) wire v;"
+    comment = "  // " + ", ".join(f"c{i}" for i in range(40))
+    block_end = ", ".join(f"b{i}" for i in range(40)) + " */"
+    directive = "`define LIST " + ", ".join(f"d{i}" for i in range(40))
+    text = "\n".join(["module m;", spaced, unspaced, attribute, comment, "  /* a block comment,",
+                      block_end + " wire u;", directive, "endmodule", ""])
+    wrapped = wrap_verilog(text, width=60)
+    out = wrapped.split("\n")
+
+    assert "".join(wrapped.split()) == "".join(text.split())  # only whitespace changed
+    assert re.findall(r"\\\S+", wrapped) == re.findall(r"\\\S+", text)  # escaped names intact
+    assert literal in wrapped and comment in out and block_end in out and directive in out
+    y_lines = out[1:next(i for i, line in enumerate(out) if line.startswith("  assign z"))]
+    assert len(y_lines) > 5 and all(len(line) <= 60 for line in y_lines)
+    assert all(line.endswith(",") for line in y_lines[:-1])  # breaks fall between list items
+    assert all(line.startswith("      ") for line in y_lines[1:])  # one step deeper than the line
+    z_lines = [line for line in out if "n_" in line]
+    assert len(z_lines) > 5 and all(len(line) <= 60 for line in z_lines)
+    assert wrap_verilog(wrapped, width=60) == wrapped
+    assert wrap_verilog(text, width=10_000) == text
+
+
+def long_lines(text: str) -> list[str]:
+    """Lines longer than the writer's limit that hold more than one token outside a comment."""
+    return [line for line in text.splitlines() if len(line) > VERILOG_LINE_WIDTH
+            and not line.lstrip().startswith(("//", "/*")) and len(line.split()) > 1]
+
+
+def verilator_lint(path: Path, top: str) -> subprocess.CompletedProcess:
+    verilator_environment()
+    return subprocess.run(["verilator", "--lint-only", "-Wno-fatal", "--top-module", top, str(path)],
+                          capture_output=True, text=True, check=False)
+
+
+WIDE = """
+module wide(input clk, input [511:0] d, output reg [511:0] q);
+  integer i;
+  always @(posedge clk) for (i = 0; i < 512; i = i + 1) q[i] <= d[511 - i];
+endmodule
+"""
+
+
+def test_wide_register_is_written_as_vectors_and_wrapped(tmp_path):
+    """The voter of a 512-bit register is written as vector operations on named wires, not as
+    concatenations of one-bit wires; the long line yosys writes for the bit reversal is wrapped;
+    the netlist reads in Verilator and yosys and is still equivalent to the source."""
+    source = write(tmp_path, "wide.v", WIDE)
+    harden_sources([source], Policy.from_raw({}), "wide", tmp_path / "work")
+    assert long_lines((tmp_path / "work" / "hardened.v").read_text())  # as yosys wrote it
+    assert main(["tmr", str(source), "-o", str(tmp_path / "out.v")]) == 0
+    text = (tmp_path / "out.v").read_text()
+    assert not long_lines(text)
+    assert "assign q__diff__y = q__diff_ab__y | (* keep = 32'd1 *) q__diff_ac__y;" in text
+    assert re.search(r"assign tmr_flag_full = \| \(\* keep = 32'd1 \*\) q__diff__y;", text)
+    assert "assign {" not in text  # no concatenation of one-bit wires anywhere
+    lint = verilator_lint(tmp_path / "out.v", "wide")
+    assert lint.returncode == 0, lint.stderr[-2000:]
+    result = equivalence([source], tmp_path / "out.v", "wide", tmp_path / "equiv", added_port="tmr_err")
+    assert result.unproven == 0 and result.proven > 512
+
+
 def test_tmr_command(tmp_path, capsys):
     source = write(tmp_path, "sync_acc.sv", HLS_STYLE["sync_acc.sv"])
     assert main(["tmr", str(source), "-o", str(tmp_path / "out.v")]) == 0
@@ -259,6 +329,11 @@ def test_hardened_ae_top_is_equivalent_and_every_replica_survives_synthesis(ii, 
     assert result.unproven == 0 and result.proven > report.protected_bits
 
     generate_hardened_top(rtl, tmp_path / "rtl_tmr", design, "test")
+    # the written netlist is wrapped (yosys wrote long lines) and reads in Verilator and yosys
+    assert long_lines((tmp_path / "proof" / "harden" / "hardened.v").read_text())
+    assert not long_lines((tmp_path / "rtl_tmr" / "ae_top.v").read_text())
+    lint = verilator_lint(tmp_path / "rtl_tmr" / "ae_top.v", "ae_top")
+    assert lint.returncode == 0, lint.stderr[-2000:]
     synthesised = synthesise_rtl(tmp_path / "rtl_tmr", tmp_path / "synth", depth=False)
     assert synthesised.flops == 3 * report.protected_bits + report.single_bits
     assert check_survival(synthesised.flops, report).startswith("flip-flops after synthesis")

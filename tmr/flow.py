@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -22,6 +23,101 @@ class Hardened:
     top: str
     verilog: str
     report: Report
+
+
+#: longest line of the hardened Verilog. yosys writes a wide concatenation on one line (412k
+#: characters for a weight voter of the default ae_top) and Verilator refuses lines of more
+#: than 40,000 preprocessor tokens; other tools and editors have limits of their own.
+VERILOG_LINE_WIDTH = 120
+
+# what decides where a line may break: string literals, escaped identifiers (from `\` to the
+# next whitespace, commas included), comments, and the spaces and commas between them
+_LEXEME = re.compile(r'"(?:[^"\\]|\\.)*"?|\\\S*|//|/\*|[ ,]')
+
+
+@dataclass(frozen=True)
+class _Cut:
+    end: int  # the piece before the break ends here (exclusive)
+    resume: int  # the next piece starts here
+    preferred: bool  # after a comma: the break falls between list items
+
+
+def _cuts(line: str, in_comment: bool) -> tuple[list[_Cut], bool]:
+    """Where `line` may break without changing its meaning, and whether a block comment is
+    still open at its end. A break replaces a space or follows a comma outside literals,
+    escaped identifiers and comments."""
+    cuts: list[_Cut] = []
+    pos = 0
+    while True:
+        if in_comment:
+            end = line.find("*/", pos)
+            if end < 0:
+                return cuts, True
+            pos, in_comment = end + 2, False
+        match = _LEXEME.search(line, pos)
+        if match is None:
+            return cuts, False
+        token, at = match.group(), match.start()
+        if token == "//":
+            return cuts, False
+        if token == "/*":
+            in_comment = True
+        elif token == " ":
+            cuts.append(_Cut(at, at + 1, at > 0 and line[at - 1] == ","))
+        elif token == "," and not line.startswith(" ", at + 1):  # ", " breaks at its space
+            cuts.append(_Cut(at + 1, at + 1, True))
+        pos = match.end()
+
+
+def _choose(cuts: list[_Cut], ends: list[int], start: int, limit: int) -> _Cut | None:
+    """The break that makes the piece from `start` longest within `limit` characters, a break
+    after a comma first; the earliest break when none fits (the piece then stays too long).
+    `ends`: the cuts' end positions, ascending."""
+    first = bisect.bisect_right(ends, start)
+    last = bisect.bisect_right(ends, start + limit)
+    fitting = cuts[first:last]
+    if not fitting:
+        return cuts[first] if first < len(cuts) else None
+    return next((c for c in reversed(fitting) if c.preferred), fitting[-1])
+
+
+def _wrap_line(line: str, cuts: list[_Cut], width: int) -> list[str]:
+    """`line` in pieces of at most `width` characters where the cuts allow; the pieces after
+    the first are indented one step deeper than the line."""
+    lead = len(line) - len(line.lstrip(" "))
+    indent = " " * (lead + 4)
+    ends = [c.end for c in cuts]
+    pieces: list[str] = []
+    begin, start, limit = 0, lead, width - lead  # a break inside the indentation gains nothing
+    while len(line) - start > limit:
+        cut = _choose(cuts, ends, start, limit)
+        if cut is None:
+            break
+        pieces.append(line[begin:cut.end].rstrip(" "))
+        begin = start = cut.resume
+        limit = width - len(indent)
+    pieces.append(line[begin:])
+    return [pieces[0], *(indent + p.lstrip(" ") for p in pieces[1:])]
+
+
+def wrap_verilog(text: str, width: int = VERILOG_LINE_WIDTH) -> str:
+    """`text` with every line longer than `width` broken where whitespace is allowed: at a
+    space or after a comma, never inside a string, an escaped identifier or a comment, nor in
+    a compiler directive (a `` `define `` ends at the line end). Continuation lines are
+    indented one step deeper. A line with no such place stays as it is."""
+    lines = text.split("\n")
+    out: list[str] = []
+    in_comment = False
+    for line in lines:
+        if not in_comment and len(line) <= width and "/*" not in line:
+            out.append(line)
+            continue
+        cuts, still_open = _cuts(line, in_comment)
+        directive = not in_comment and line.lstrip().startswith("`")
+        wrap = len(line) > width and not directive
+        out.extend(_wrap_line(line, cuts, width) if wrap else [line])
+        in_comment = still_open
+    return "\n".join(out)
 
 
 def read_script(sources: Sequence[str], top: str | None, policy: Policy, out_json: str) -> str:
@@ -124,17 +220,41 @@ def _instantiated(design: dict, top: str) -> set[str]:
     return found
 
 
+def name_vectors(module: Module) -> list[str]:
+    """Name every multi-bit cell output that no net names yet (`<cell>__<port>`); returns the
+    new names. The TMR pass creates its voters' vectors unnamed, and yosys writes an unnamed bit
+    as a one-bit wire of its own: a 13,728-bit voter then comes out as concatenations of 13,728
+    wires, which Verilator compiles into one C++ expression per reduction, with a term per bit
+    (11 MB functions that g++ took minutes and 6.5 GB for). Named, each is one vector operation."""
+    named = {bit for net in module.netnames.values() for bit in net["bits"]}
+    added = []
+    for cell_name, cell in module.cells.items():
+        for port, direction in cell.get("port_directions", {}).items():
+            bits = cell["connections"][port]
+            if direction != "output" or len(bits) < 2 or named.intersection(bits):
+                continue
+            name = f"{cell_name}__{port.lower()}"
+            if name in module.netnames:
+                raise TmrError(f"cannot name the output {port} of cell {cell_name}: {name} exists")
+            module.add_net(name, bits)
+            module.netnames[name]["hide_name"] = int(name.startswith("$"))
+            named.update(bits)
+            added.append(name)
+    return added
+
+
 def harden_sources(sources: Sequence[Path], policy: Policy, top: str | None = None,
                    workdir: Path | None = None) -> Hardened:
     with tempfile.TemporaryDirectory(prefix="asicgen-tmr-") as tmp:
         work = Path(workdir or tmp)
         design, module, submodules = flat_netlist(sources, top, policy, work)
         report = harden(module, policy, frozenset(submodules))
+        name_vectors(module)
         if policy.hook:
             design["modules"].pop(policy.hook.cell_type, None)
         (work / "hardened.json").write_text(json.dumps(design))
         run_yosys("read_json hardened.json\nwrite_verilog hardened.v\n", work, "write.log")
-        return Hardened(module.name, (work / "hardened.v").read_text(), report)
+        return Hardened(module.name, wrap_verilog((work / "hardened.v").read_text()), report)
 
 
 def report_markdown(hardened: Hardened) -> str:

