@@ -183,9 +183,15 @@ def _comment_only_verilog(tmp: Path):
     return ["tmr", str(source), "-o", str(tmp / "out")], source, ["notes.v: only comments"]
 
 
+def _defines_only_verilog(tmp: Path):
+    source = tmp / "defs.v"
+    source.write_text("`define WIDTH 8\n")
+    return ["tmr", str(source), "-o", str(tmp / "out")], source, ["the sources define no module"]
+
+
 CLI_CASES: list[Callable[[Path], tuple[list[str], Path, list[str]]]] = [
     _missing_data_file_train, _missing_data_file_data, _truncated_npz_train, _text_npz_train,
-    _empty_verilog, _comment_only_verilog]
+    _empty_verilog, _comment_only_verilog, _defines_only_verilog]
 
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=[c.__name__.lstrip("_") for c in CLI_CASES])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asicgen.atomic import write_text
+from asicgen.outputs import RTL_TMR_KIND
 from tmr.netlist import Module
 from tmr.policy import Policy
 from tmr.transform import Report, TmrError, cell_kind, harden, replica_base
@@ -141,6 +142,8 @@ def flatten_script(in_json: str, kept: Sequence[str], out_json: str) -> str:
 
 
 def _top_name(design: dict, top: str | None) -> str:
+    if not design["modules"]:
+        raise TmrError("the sources define no module (yosys found nothing to harden)")
     tops = [name for name, m in design["modules"].items() if m.get("attributes", {}).get("top")]
     return top or (tops[0] if tops else next(iter(design["modules"])))
 
@@ -294,7 +297,7 @@ def generate_hardened_top(rtl_dir: Path, out_dir: Path, design, command: str) ->
     stamp = Stamp(f"TMR-hardened {hardened.top}: {design.summary()}", design.digest(), command)
     files = {"ae_top.v": stamp.header("ae_top.v") + hardened.verilog,
              "tmr_report.md": report_markdown(hardened)}
-    write_tree(Path(out_dir), files, {"tool": f"asicgen {__version__}", "kind": "rtl_tmr",
+    write_tree(Path(out_dir), files, {"tool": f"asicgen {__version__}", "kind": RTL_TMR_KIND,
                                       "design": design.to_raw(), "design_sha256": design.digest(),
                                       "ii": design.ii, "latency": design.latency, "top": hardened.top,
                                       "file_order": ["ae_top.v"], "command": command})

@@ -19,6 +19,7 @@ names in a Verilator control file only the signals the tests touch.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -102,6 +103,9 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
     config_path = build_dir / f"tb_config_{test_module.rsplit('.', 1)[-1]}.json"
     config_path.write_text(json.dumps(config, indent=1, default=_jsonable))
     runner = get_runner(simulator)
+    # the runner logs each (very long) simulator command line at INFO; where TensorFlow has
+    # set up logging that lands on the user's terminal. The logs in build_dir keep the output.
+    runner.log.setLevel(logging.WARNING)
     stem = test_module.rsplit(".", 1)[-1]
     results, log = build_dir / f"results_{stem}.xml", build_dir / f"sim_{stem}.log"
     sources = [Path(s).resolve() for s in sources]
