@@ -52,7 +52,7 @@ def verify_hardened_top(rtl_tmr_dir: Path, weights: WeightSet, build_dir: Path,
 
 
 def _stream(sources: list[Path], test_module: str, weights: WeightSet, build_dir: Path, per_region: int,
-            public: Sequence[Public] | None = None, build_args: Sequence[str] = ()) -> SimResult:
+            public: Sequence[Public] | None = None) -> SimResult:
     design = weights.design
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -62,4 +62,4 @@ def _stream(sources: list[Path], test_module: str, weights: WeightSet, build_dir
         sources=[*sources, WRAPPER], toplevel="tb_ae_top", test_module=test_module, build_dir=build_dir,
         parameters=top_wrapper_parameters(design),
         config={"design": design.to_raw(), "weights": weights.words(), "dut": "tb_ae_top",
-                "vectors": build_dir / "vectors.npz"}, public=public, build_args=build_args)
+                "vectors": build_dir / "vectors.npz"}, public=public)

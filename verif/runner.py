@@ -9,11 +9,13 @@ ASICGEN_TB_CONFIG environment variable.
 cocotb runs the simulator inside the build folder, so every path handed to it (sources,
 build folder, config file and the paths inside it, results, logs) is made absolute here.
 
-cocotb's Verilator runner always passes `--public-flat-rw`, which makes every signal of the
-design reachable from Python and keeps Verilator from optimising any of them: on the
-hardened default ae_top (13.5 MB of flat netlist) that is most of the build time and memory.
-`run_cocotb(public=...)` turns it off (`--no-public-flat-rw` after it on the command line) and
-names in a Verilator control file only the signals the tests touch.
+cocotb's Verilator runner always passes `--public-flat-rw` (hard-coded in its build command,
+no option removes it), which makes every signal reachable from Python and keeps Verilator
+from optimising any of them. `run_cocotb(public=...)` turns it off again with Verilator's
+`--no-public-flat-rw` (build arguments come after the runner's own) and names in a Verilator
+control file only the signals the tests touch. Measured on the default ae_top streaming the
+flow's vectors, one build after the other on a shared 2-core machine: hardened, build 380 s ->
+264 s and run 20 s -> 9 s; plain, build 313 s -> 103 s and run 16 s -> 5 s.
 """
 
 from __future__ import annotations
