@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,19 @@ def _at_least(lo: int, what: str) -> Callable[[str], int]:
         value = _integer(text)
         if value < lo:
             raise argparse.ArgumentTypeError(f"{what} must be at least {lo}, got {value}")
+        return value
+    return parse
+
+
+def _positive(what: str) -> Callable[[str], float]:
+    """A positive, finite number (1e-14, 2e7, 40)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive finite number, got {text}")
         return value
     return parse
 
@@ -138,7 +152,8 @@ def _region_inputs(region_arg: str | None, region) -> list[Path]:
 
 
 def cmd_flow(args: argparse.Namespace) -> int:
-    """The whole flow: train -> weight image -> HLS + C simulation -> RTL -> TMR -> RTL simulation."""
+    """The whole flow: train -> weight image -> HLS + C simulation -> RTL -> TMR -> upset rates ->
+    RTL simulation."""
     from asicgen.flow import run_flow
 
     out = Path(args.out)
@@ -292,6 +307,8 @@ def cmd_tmr(args: argparse.Namespace) -> int:
             raise ConfigError(f"{source}: no such file")
     out = check_file_output(Path(args.output), "hardened Verilog", is_generated, inputs=sources, option="-o")
     check_file_output(out.with_suffix(".tmr.md"), "TMR report", _is_tmr_report, inputs=sources, option="-o")
+    check_file_output(out.with_suffix(".tmr.json"), "TMR report", _is_tmr_report_json, inputs=sources,
+                      option="-o")
     t0 = time.perf_counter()
     policy = _tmr_policy(args.policy, sources)
     print(f"hardening {', '.join(map(str, sources))} with yosys...", file=sys.stderr)
@@ -302,7 +319,8 @@ def cmd_tmr(args: argparse.Namespace) -> int:
     r = hardened.report
     print(f"hardened {hardened.top}: {len(r.triplicated)} registers ({r.protected_bits} bits) triplicated, "
           f"{r.voters} voters, flip-flop bits {r.bits_before} -> {r.bits_after}, in "
-          f"{time.perf_counter() - t0:.1f}s; wrote {args.output} and {out.with_suffix('.tmr.md').name}",
+          f"{time.perf_counter() - t0:.1f}s; wrote {args.output}, {out.with_suffix('.tmr.md').name} and "
+          f"{out.with_suffix('.tmr.json').name}",
           file=sys.stderr)
     return 0
 
@@ -310,6 +328,88 @@ def cmd_tmr(args: argparse.Namespace) -> int:
 def _is_tmr_report(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(64).startswith(b"# TMR report:")
+
+
+def _is_tmr_report_json(path: Path) -> bool:
+    from tmr.flow import REPORT_FORMAT
+
+    return _json_format(path) == REPORT_FORMAT
+
+
+def _json_format(path: Path) -> object:
+    """The `format` field of a JSON file asicgen wrote, or None."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("format") if isinstance(data, dict) else None
+
+
+#: where `asicgen seu-rate` looks for the TMR report in a folder: rtl_tmr itself, or the
+#: output of `asicgen generate --tmr` / `asicgen flow` holding it
+_TMR_REPORTS = ("tmr_report.json", "rtl_tmr/tmr_report.json")
+
+
+def _tmr_report_file(source: Path) -> Path:
+    if source.is_file():
+        return source
+    if not source.is_dir():
+        raise ConfigError(f"{source}: no such folder or file")
+    for name in _TMR_REPORTS:
+        if (source / name).is_file():
+            return source / name
+    raise ConfigError(f"{source} holds no tmr_report.json: write one with `asicgen generate SOURCE --out OUT "
+                      "--tmr` (OUT/rtl_tmr/tmr_report.json), or `asicgen tmr IN.v -o OUT.v` (OUT.tmr.json)")
+
+
+def _is_seu_rate_output(path: Path) -> bool:
+    from asicgen.render import is_generated
+    from tmr.rate import FIGURES_FORMAT
+
+    return _json_format(path) == FIGURES_FORMAT if path.suffix == ".json" else is_generated(path)
+
+
+def cmd_seu_rate(args: argparse.Namespace) -> int:
+    """Expected upsets per hour, plain and hardened, and the uncorrectable rate, per error class."""
+    from tmr.rate import Environment, figures, load_inventory, summary_line
+
+    report = _tmr_report_file(Path(args.source))
+    out = _seu_rate_output(args.out, report)
+    env = Environment(args.cross_section, args.flux, args.clock_mhz, args.chips)
+    fig = figures(load_inventory(report), env)
+    text = _seu_rate_text(fig, report, args.command_line, out)
+    if out is None:
+        print(text, end="")
+    else:
+        from asicgen.atomic import write_text
+
+        write_text(out, text)
+    print(f"{fig.design}: {summary_line(fig)}" + (f"; wrote {args.out}" if out else ""), file=sys.stderr)
+    return 0
+
+
+def _seu_rate_output(path: str | None, report: Path) -> Path | None:
+    """The checked --out file (.md or .json), or None for stdout."""
+    if path is None:
+        return None
+    if Path(path).suffix not in (".md", ".json"):
+        raise ConfigError(f"--out {path}: give a .md or .json file name")
+    return check_file_output(Path(path), "rate report", _is_seu_rate_output, inputs=[report])
+
+
+def _seu_rate_text(fig, report: Path, command: str, out: Path | None) -> str:
+    """The figures as JSON for a .json output, else Markdown (stamped when written to a file)."""
+    import json
+
+    from tmr.rate import figures_markdown, figures_raw, stamped_markdown
+
+    if out is None:
+        return figures_markdown(fig)
+    if out.suffix == ".json":
+        return json.dumps(figures_raw(fig, {"source": str(report), "command": command}), indent=1) + "\n"
+    return stamped_markdown(fig, report, command, out.name)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -439,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", default=None, help="top module (default: found by yosys)")
     p.set_defaults(func=cmd_tmr)
 
+    _add_seu_rate_parser(sub)
+
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")
     p.add_argument("--per-region", type=_at_least(1, "the number of modules per region"), default=None,
@@ -448,6 +550,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_csim)
     _add_output_options(sub.choices)
     return parser
+
+
+def _add_seu_rate_parser(sub) -> None:
+    from asicgen.naming import CLOCK_MHZ
+    from tmr.rate import DEFAULT_CROSS_SECTION_CM2, DEFAULT_FLUX_CM2_S
+
+    p = sub.add_parser("seu-rate", help="expected upsets per hour of the plain and the TMR-hardened build, "
+                                        "and the rate of uncorrectable errors, per error class")
+    p.add_argument("source", help="rtl_tmr folder (its tmr_report.json), a folder holding rtl_tmr/, or a "
+                                  "*.tmr.json from `asicgen tmr`")
+    p.add_argument("--cross-section", type=_positive("the cross-section (cm2 per bit)"),
+                   default=DEFAULT_CROSS_SECTION_CM2, metavar="CM2",
+                   help=f"SEU cross-section per flip-flop bit, cm2 (default {DEFAULT_CROSS_SECTION_CM2:g}: "
+                        "an assumption, see docs/tmr.md; give your cell library's measured value)")
+    p.add_argument("--flux", type=_positive("the flux (cm-2 s-1)"), default=DEFAULT_FLUX_CM2_S,
+                   metavar="CM2S", help=f"hadron flux (E >= 20 MeV), cm-2 s-1 (default "
+                                        f"{DEFAULT_FLUX_CM2_S:g}: HGCAL concentrator ASICs, upper end)")
+    p.add_argument("--clock-mhz", type=_positive("the clock frequency (MHz)"), default=float(CLOCK_MHZ),
+                   metavar="MHZ", help=f"clock; one period is the refresh interval of a voted bit "
+                                       f"(default {CLOCK_MHZ})")
+    p.add_argument("--chips", type=_at_least(1, "the number of chips"), default=1, metavar="N",
+                   help="chips in the system, for the MTBF of all of them (default 1)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the figures to FILE.md (Markdown) or FILE.json (default: Markdown on stdout)")
+    p.set_defaults(func=cmd_seu_rate)
 
 
 #: commands that replace an output folder whole, and accept --force

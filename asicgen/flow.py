@@ -1,6 +1,6 @@
 """The whole flow on one region: train -> weight image -> HLS + C simulation -> RTL ->
-TMR -> RTL simulation of the plain and the hardened ae_top, with a summary of every
-stage's result and time.
+TMR -> upset rates -> RTL simulation of the plain and the hardened ae_top, with a summary
+of every stage's result and time.
 
 The flow folder is staged whole and swapped in at the end (see `asicgen.outputs`).
 A run that fails after training is still moved into place with its manifest saying
@@ -70,7 +70,22 @@ class FlowLog:
                 for s in self.stages]
 
 
-STAGES = ("train", "image", "hls", "csim", "rtl", "tmr", "verify rtl", "verify rtl_tmr")
+STAGES = ("train", "image", "hls", "csim", "rtl", "tmr", "seu-rate", "verify rtl", "verify rtl_tmr")
+
+#: the upset-rate figures of the flow (default cross-section and flux), beside the manifest
+SEU_RATE_FILE = "seu_rate.md"
+
+
+def write_seu_rate(flow_dir: Path, command: str) -> str:
+    """Upset rates of the hardened ae_top in `flow_dir`/rtl_tmr, at the default cross-section
+    and flux, into `flow_dir`/seu_rate.md; returns the one-line summary."""
+    from asicgen.atomic import write_text
+    from tmr.rate import Environment, figures, load_inventory, stamped_markdown, summary_line
+
+    report = Path(flow_dir) / "rtl_tmr" / "tmr_report.json"
+    fig = figures(load_inventory(report), Environment())
+    write_text(Path(flow_dir) / SEU_RATE_FILE, stamped_markdown(fig, report, command, SEU_RATE_FILE))
+    return summary_line(fig)
 
 
 def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: bool = False,
@@ -124,6 +139,10 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
                                                command("generate --tmr", out / "train", out)).report
                 s.result = (f"{len(report.triplicated)} registers triplicated, flip-flop bits "
                             f"{report.bits_before} -> {report.bits_after}")
+            with log.stage("seu-rate", f"upset rates at the default cross-section and flux -> "
+                                       f"{out / SEU_RATE_FILE}") as s:
+                s.result = write_seu_rate(stage_dir, f"asicgen seu-rate {out / 'rtl_tmr'} --out "
+                                                     f"{out / SEU_RATE_FILE}")
             for name, verify, rtl in (("verify rtl", verify_top, "rtl"),
                                       ("verify rtl_tmr", verify_hardened_top, "rtl_tmr")):
                 with log.stage(name, f"cocotb + Verilator: {rtl}/ae_top streaming against the bit-exact "

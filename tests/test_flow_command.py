@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["train", "image", "hls", "csim", "rtl", "tmr", "verify rtl", "verify rtl_tmr"]
+STAGES = ["train", "image", "hls", "csim", "rtl", "tmr", "seu-rate", "verify rtl", "verify rtl_tmr"]
 
 
 @pytest.mark.slow
@@ -33,6 +33,7 @@ def test_scripts_flow_from_the_repository_root():
         assert [s["stage"] for s in manifest["stages"]] == STAGES
         assert all(s["ok"] for s in manifest["stages"])
         assert "0 mismatches" in manifest["stages"][3]["result"]
+        assert "seu_rate.md" in manifest["files"] and "rtl_tmr/tmr_report.json" in manifest["files"]
         assert not [p for p in (ROOT / "build").iterdir() if p.name.startswith(".test-flow")]
     finally:
         shutil.rmtree(ROOT / out, ignore_errors=True)

@@ -65,3 +65,54 @@ def test_reconfiguration_over_i2c(trained_networks, tmp_path_factory):
                                 "elink_mode_address": mode_address, "vectors": build / "vectors.npz",
                                 "modules_per_region": 300})
     assert result.tests == 1 and result.failed == 0, f"see {result.results_xml}"
+
+
+def driving_cone(module: dict, bits: list) -> tuple[set[str], list[str]]:
+    """The cells that drive `bits` of a yosys JSON module, back to the flip-flops: (the names of
+    the nets the flip-flops' Q drive, the types of the combinational cells on the way)."""
+    driver = {}
+    for name, cell in module["cells"].items():
+        for port, direction in cell["port_directions"].items():
+            if direction == "output":
+                for bit in cell["connections"][port]:
+                    driver[bit] = name
+    q_names = {tuple(net["bits"]): name for name, net in module["netnames"].items() if not net["hide_name"]}
+    flops, logic, seen = set(), [], set()
+    todo = [b for b in bits if isinstance(b, int)]
+    while todo:
+        name = driver.get(todo.pop())
+        if name is None or name in seen:
+            continue
+        seen.add(name)
+        cell = module["cells"][name]
+        if cell["type"] in ("$dff", "$adff", "$dffe", "$adffe", "$sdff", "$sdffe"):
+            flops.add(q_names.get(tuple(cell["connections"]["Q"]), name))
+            continue
+        logic.append(cell["type"])
+        todo += [b for port, direction in cell["port_directions"].items() if direction == "input"
+                 for b in cell["connections"][port] if isinstance(b, int)]
+    return flops, logic
+
+
+def test_hardened_tmr_err_is_the_voted_register(tmp_path):
+    """SPEC section 11: tmr_err is a protected register. In the hardened netlist the pin is driven
+    by the majority of the three copies of `tmr_err_q` alone: no comparator (XOR) and no other
+    flip-flop between a voter's inputs and the pin."""
+    import json
+
+    from tmr.flow import generate_hardened_top
+    from tmr.yosys import run_yosys, stage_sources
+
+    design = Design.build(EncoderArch(conv_filters=2, dense_units=4), 1)
+    generate_rtl(tmp_path / "rtl", design, "test")
+    report = generate_hardened_top(tmp_path / "rtl", tmp_path / "tmr", design, "test").report
+    assert "tmr_err_q" in {r.name for r in report.triplicated}
+    assert next(r for r in report.triplicated if r.name == "tmr_err_q").policy == "full"
+    names = stage_sources([tmp_path / "tmr" / "ae_top.v"], tmp_path / "cone")
+    run_yosys(f"read_verilog {names[0]}\nhierarchy -top ae_top\nproc\nwrite_json ae_top.json\n",
+              tmp_path / "cone")
+    module = json.loads((tmp_path / "cone" / "ae_top.json").read_text())["modules"]["ae_top"]
+    flops, logic = driving_cone(module, module["ports"]["tmr_err"]["bits"])
+    assert flops == {f"tmr_err_q__tmr{k}" for k in range(3)}
+    # a 1-bit majority: three ANDs, two ORs (and buffers yosys may leave)
+    assert sorted(t for t in logic if t != "$pos") == ["$and"] * 3 + ["$or"] * 2, logic

@@ -15,6 +15,7 @@ from asicgen.atomic import write_text
 from asicgen.outputs import RTL_TMR_KIND
 from tmr.netlist import Module
 from tmr.policy import Policy
+from tmr.proof import Proof, prove
 from tmr.transform import Report, TmrError, cell_kind, harden, replica_base
 from tmr.yosys import run_yosys, stage_sources
 
@@ -24,6 +25,7 @@ class Hardened:
     top: str
     verilog: str
     report: Report
+    proof: Proof
 
 
 #: longest line of the hardened Verilog. yosys writes a wide concatenation on one line (412k
@@ -256,8 +258,12 @@ def harden_sources(sources: Sequence[Path], policy: Policy, top: str | None = No
         if policy.hook:
             design["modules"].pop(policy.hook.cell_type, None)
         (work / "hardened.json").write_text(json.dumps(design))
+        proof = prove(work / "plain.json", work / "hardened.json", policy, module.name, work / "proof")
+        if not proof.proven:
+            raise TmrError(f"the hardened netlist of {module.name} failed its proof (a fault of the TMR "
+                           f"pass; nothing was written): {proof.summary()}")
         run_yosys("read_json hardened.json\nwrite_verilog hardened.v\n", work, "write.log")
-        return Hardened(module.name, wrap_verilog((work / "hardened.v").read_text()), report)
+        return Hardened(module.name, wrap_verilog((work / "hardened.v").read_text()), report, proof)
 
 
 def report_markdown(hardened: Hardened) -> str:
@@ -277,12 +283,41 @@ def report_markdown(hardened: Hardened) -> str:
                      f"`{base}__tmr0..2` | {reg.source} |")
     for reg in r.single:
         lines.append(f"| `{reg.name}` | {reg.width} | none | - | - | {reg.source} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + hardened.proof.markdown()
+
+
+#: the `format` of the machine-readable TMR report (tmr_report.json, *.tmr.json)
+REPORT_FORMAT = "asicgen-tmr-report/1"
+
+
+def report_raw(report: Report, top: str) -> dict:
+    """The report as plain data (JSON): every register with its width, policy and error
+    class, the registers left single, and totals per class. `asicgen seu-rate` reads it."""
+    per_class = {cls: {"registers": 0, "bits": 0, "voters": voters}
+                 for cls, voters in report.error_classes.items()}
+    for reg in report.triplicated:
+        entry = per_class.setdefault(reg.error_class, {"registers": 0, "bits": 0, "voters": 0})
+        entry["registers"] += 1
+        entry["bits"] += reg.width
+    return {
+        "format": REPORT_FORMAT, "top": top, "classes": list(per_class),
+        "registers": [{"name": r.name, "width": r.width, "policy": r.policy, "class": r.error_class,
+                       "source": r.source} for r in report.triplicated],
+        "single": [{"name": r.name, "width": r.width, "source": r.source} for r in report.single],
+        "totals": {"per_class": per_class, "voters": report.voters, "protected_bits": report.protected_bits,
+                   "single_bits": report.single_bits, "bits_before": report.bits_before,
+                   "bits_after": report.bits_after},
+    }
+
+
+def report_json(hardened: Hardened) -> str:
+    return json.dumps(report_raw(hardened.report, hardened.top), indent=1) + "\n"
 
 
 def write_hardened(hardened: Hardened, out: Path, header: str = "") -> None:
     write_text(out, header + hardened.verilog)
     write_text(out.with_suffix(".tmr.md"), report_markdown(hardened))
+    write_text(out.with_suffix(".tmr.json"), report_json(hardened))
 
 
 def generate_hardened_top(rtl_dir: Path, out_dir: Path, design, command: str) -> Hardened:
@@ -296,7 +331,7 @@ def generate_hardened_top(rtl_dir: Path, out_dir: Path, design, command: str) ->
                               Path(TOP_FILE).stem)
     stamp = Stamp(f"TMR-hardened {hardened.top}: {design.summary()}", design.digest(), command)
     files = {"ae_top.v": stamp.header("ae_top.v") + hardened.verilog,
-             "tmr_report.md": report_markdown(hardened)}
+             "tmr_report.md": report_markdown(hardened), "tmr_report.json": report_json(hardened)}
     write_tree(Path(out_dir), files, {"tool": f"asicgen {__version__}", "kind": RTL_TMR_KIND,
                                       "design": design.to_raw(), "design_sha256": design.digest(),
                                       "ii": design.ii, "latency": design.latency, "top": hardened.top,

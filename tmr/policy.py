@@ -125,6 +125,8 @@ def ae_top_policy() -> Policy:
         "rules": [
             {"match": "u_regfile.weights_q", "policy": "full", "class": "weights"},
             {"match": "u_regfile.*", "policy": "full", "class": "config"},
+            # the registered tmr_err pin: status, like the sticky flags it mirrors
+            {"match": "tmr_err_q", "policy": "full", "class": "config"},
             # pad synchronisers see asynchronous edges: three copies could resolve one differently
             # and report a false upset; an upset there is a one-clock glitch the filter removes
             {"match": "u_i2c.*.sync_q", "policy": "none", "class": "fsm"},

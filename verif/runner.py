@@ -71,13 +71,20 @@ def verilator_environment(optimise: bool = False) -> None:
 
 @dataclass(frozen=True)
 class Public:
-    """Signals of `module` a test reads or writes by name (`var`: a name or a glob pattern)."""
+    """Signals of `module` a test reads or writes by name (`var`: a name or a glob pattern).
+
+    `access="rd"`: read only. Verilator must assume a signal writable from outside changes at any
+    time, so it re-evaluates everything that reads it on every evaluation of the model (its
+    "input combinational" region); a read-only one keeps its fanout on the clock."""
 
     module: str
     var: str
+    access: str = "rw"
 
     def directive(self) -> str:
-        return f'public_flat_rw -module "{self.module}" -var "{self.var}"'
+        if self.access not in ("rw", "rd"):
+            raise ValueError(f"access {self.access!r}: expected 'rw' or 'rd'")
+        return f'public_flat_{self.access} -module "{self.module}" -var "{self.var}"'
 
 
 def control_file(public: Sequence[Public]) -> str:

@@ -1,16 +1,18 @@
 """Single-event upsets (SEU) in ae_top: targets, injector, checker.
 
-An upset is a plain deposit into one flip-flop bit (Verilator keeps it until the
-register is next written, exactly like a particle hit). In the hardened build the
-flip-flops are the replicas `<replica_base(name)>__tmr0..2` that the TMR pass
-(`tmr.transform`) made of every register in its report; in the plain build they are
-the registers themselves.
+An upset inverts one flip-flop bit and holds until the register is next written,
+exactly like a particle hit; the test wrapper makes it inside the simulator
+(`verif.seu_inject`). In the hardened build the flip-flops are the replicas
+`<replica_base(name)>__tmr0..2` that the TMR pass (`tmr.transform`) made of every
+register in its report; in the plain build they are the registers themselves.
 
 * `Injector` picks a register, a replica and a bit at random, waits a random number
   of clocks and a random time inside the clock, flips the bit and records an
-  `Upset`: was `tmr_err` high before the next edge, was exactly the register's
-  class flag high, did an output port move, were the copies equal again (and equal
-  to the programmed value, for weights and configuration) after the next edge.
+  `Upset`: was exactly the register's class flag high before the next edge (the
+  flags are combinational inside ae_top), did an output port move, were the copies
+  equal again (and equal to the programmed value, for weights and configuration)
+  after the next edge, was `tmr_err` high in the clock after the upset (it is a
+  register: it shows the previous clock's disagreement) and low again one clock later.
 * `UpsetScoreboard` pairs every output with its module by clock (a corrupted
   valid flag in the plain build must not shift the pairing) and keeps the clocks of
   wrong, missing and extra outputs.
@@ -30,11 +32,13 @@ from typing import Any
 
 import cocotb
 import numpy as np
-from cocotb.triggers import NextTimeStep, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from asicgen.design import Design
 from asicgen.i2c import RegisterFileModel
 from tmr.transform import replica_base
+from verif.runner import Public
+from verif.seu_inject import WRAPPER, InjectionPort, escaped, write_wrapper
 from verif.stream import CLOCK_NS, CycleCounter, Scoreboard, StreamBench
 
 #: ports of ae_top an upset must never move (the hardened build)
@@ -86,15 +90,16 @@ def flat(top: Any, name: str) -> Any:
     """A register of the flat hardened netlist that kept its hierarchical name: yosys writes
     it as an escaped identifier, which Verilator names with the backslash and the trailing
     space (`\\u_i2c.gen_line[0].sync_q `)."""
-    return top[f"\\{name} " if re.search(r"[^A-Za-z0-9_]", name) else name]
+    return top[escaped(name)]
 
 
 class Copies:
     """The flip-flops of one register: its three replicas (hardened, a protected register)
-    or the register itself (plain build, or a register the policy leaves single)."""
+    or the register itself (plain build, or a register the policy leaves single). Read here;
+    written through the wrapper's injection ports."""
 
-    def __init__(self, top: Any, target: Target, hardened: bool):
-        self.target = target
+    def __init__(self, top: Any, target: Target, hardened: bool, port: InjectionPort):
+        self.target, self.port = target, port
         if hardened and target.policy != "none":
             base = replica_base(target.name)
             self.handles = [getattr(top, f"{base}__tmr{k}") for k in range(3)]
@@ -104,16 +109,13 @@ class Copies:
     def values(self) -> list[int]:
         return [read(h, f"{self.target.name} copy {k}") for k, h in enumerate(self.handles)]
 
-    def flip(self, replica: int, bit: int) -> int:
-        """Invert one bit of one copy; returns the value it held."""
-        old = read(self.handles[replica], f"{self.target.name} copy {replica}")
-        self.handles[replica].value = old ^ (1 << bit)
-        return old
+    def flip(self, replicas: Sequence[int], bit: int) -> None:
+        """Invert one bit of the given copies (an upset)."""
+        self.port.apply(self.target.name, replicas, bit=bit)
 
     def set(self, value: int) -> None:
         """Write every copy (a legitimate state change, not an upset: the copies agree)."""
-        for handle in self.handles:
-            handle.value = value
+        self.port.apply(self.target.name, range(len(self.handles)), value=value)
 
 
 @dataclass
@@ -125,8 +127,10 @@ class Upset:
     replicas: tuple[int, ...]
     bit: int
     offset_ns: int
-    #: tmr_err was high after the deposit, before the next edge
+    #: tmr_err was high in the clock after the upset (after the next edge)
     flagged: bool = False
+    #: tmr_err was low again one clock after the repair edge
+    cleared: bool = False
     #: the error-flag vector was exactly the register's class
     class_flag: bool = False
     #: an output port changed at the deposit
@@ -165,10 +169,10 @@ class Injector:
     upset until the edge after it."""
 
     def __init__(self, dut: Any, top: Any, targets: Sequence[Target], classes: Sequence[str],
-                 hardened: bool, cycles: CycleCounter, rng: random.Random):
+                 hardened: bool, cycles: CycleCounter, rng: random.Random, port: InjectionPort):
         self.dut, self.top, self.hardened, self.cycles, self.rng = dut, top, hardened, cycles, rng
         self.classes = list(classes)
-        self.copies = {t.name: Copies(top, t, hardened) for t in targets}
+        self.copies = {t.name: Copies(top, t, hardened, port) for t in targets}
         self.picker = TargetPicker(targets, rng)
         #: the value a register must hold after repair (weights, configuration)
         self.reference: dict[str, int] = {}
@@ -184,27 +188,34 @@ class Injector:
     async def upset(self, target: Target, replicas: Sequence[int], bit: int, offset_ns: int,
                     restore_after: int | None = None) -> Upset:
         """Called just after a rising edge: wait `offset_ns`, flip `bit` of the `replicas`,
-        check the flags before the next edge and the repair after it."""
+        check the class flags before the next edge, the repair and `tmr_err` after it, and
+        `tmr_err` low again after the edge that follows; returns after that second edge."""
         await Timer(offset_ns, "ns")
         upset = Upset(len(self.upsets), self.cycles.value, target.name, target.error_class,
                       tuple(replicas), bit, offset_ns)
         self.upsets.append(upset)
         copies = self.copies[target.name]
         before = self.outputs()
-        old = [copies.flip(r, bit) for r in replicas][0]
+        copies.flip(replicas, bit)
         await ReadOnly()
         upset.output_moved = self.outputs() != before
-        upset.flagged = read(self.dut.tmr_err, "tmr_err") == 1
         protected = self.hardened and target.policy != "none"
         if protected:
             self._check_flags(upset, copies)
         await RisingEdge(self.dut.clk)
         await ReadOnly()
+        upset.flagged = read(self.dut.tmr_err, "tmr_err") == 1
         if protected:
             self._check_repair(upset, copies)
-        await NextTimeStep()  # out of the read-only phase: callers may drive signals again
+        await RisingEdge(self.dut.clk)
+        await ReadOnly()
+        upset.cleared = read(self.dut.tmr_err, "tmr_err") == 0
+        if protected and not upset.cleared:
+            upset.problems.append("tmr_err still high one clock after the repair edge")
+        # out of the read-only phase (callers may drive signals again), still just after the edge
+        await Timer(1, "ps")
         if not self.hardened and restore_after is not None and target.policy == "full":
-            await self._restore(copies, old, restore_after)
+            await self._restore(copies, replicas, bit, restore_after)
         return upset
 
     def _check_flags(self, upset: Upset, copies: Copies) -> None:
@@ -212,8 +223,6 @@ class Injector:
         upset.class_flag = flags == 1 << self.classes.index(upset.error_class)
         if len(set(copies.values())) == 1:
             upset.problems.append("the deposit did not change the copy")
-        if not upset.flagged:
-            upset.problems.append("tmr_err stayed low while the copies disagreed")
         if not upset.class_flag:
             upset.problems.append(f"error flags {flags} do not name class {upset.error_class}")
 
@@ -224,16 +233,16 @@ class Injector:
         if not upset.repaired:
             upset.problems.append("copies differ after the next edge" if len(set(values)) > 1
                                   else "the copies agree on a value other than the programmed one")
-        if read(self.dut.tmr_err, "tmr_err") != 0:
-            upset.problems.append("tmr_err still high after the repair edge")
+        if not upset.flagged:
+            upset.problems.append("tmr_err low in the clock after the upset")
 
-    async def _restore(self, copies: Copies, old: int, clocks: int) -> None:
+    async def _restore(self, copies: Copies, replicas: Sequence[int], bit: int, clocks: int) -> None:
         """Plain build: put a register that holds its value (weights, configuration) back after
-        `clocks` clocks, so that each upset's damage stays inside its own window. Pipeline
-        registers are rewritten by the next module anyway."""
+        `clocks` clocks, by inverting the bit again, so that each upset's damage stays inside its
+        own window. Pipeline registers are rewritten by the next module anyway."""
         for _ in range(clocks):
             await RisingEdge(self.dut.clk)
-        copies.set(old)
+        copies.flip(replicas, bit)
 
     # -- campaigns --------------------------------------------------------------------------
 
@@ -248,13 +257,15 @@ class Injector:
         """`count` upsets (or until `stop()`), `gap` = (min, max) clocks between two of them.
 
         A gap of at least 2 clocks keeps every upset alone in its clock: the upset counter
-        then counts upsets."""
+        then counts upsets, and the clock after each upset's flagged one shows `tmr_err` low."""
         if gap[0] < 2:
             raise ValueError("upsets must be at least 2 clocks apart")
         self.running = True
         done = 0
+        await RisingEdge(self.dut.clk)
         while self.running and (count is None or done < count):
-            for _ in range(self.rng.randint(gap[0], gap[1]) - 1):
+            # upset() returns just after the second edge following its deposit
+            for _ in range(self.rng.randint(gap[0], gap[1]) - 2):
                 await RisingEdge(self.dut.clk)
             await self.random_upset(restore_after)
             done += 1
@@ -329,10 +340,12 @@ def attribute(upsets: Sequence[Upset], bad_cycles: Iterable[int]) -> int:
 
 
 def summarise(upsets: Sequence[Upset]) -> dict[str, Any]:
-    """Counts over a campaign: injected, flagged, class flag right, repaired, escapes, per class."""
+    """Counts over a campaign: injected, flagged, cleared, class flag right, repaired, escapes,
+    per class."""
     return {
         "injected": len(upsets),
         "flagged": sum(u.flagged for u in upsets),
+        "cleared": sum(u.cleared for u in upsets),
         "class_flag_right": sum(u.class_flag for u in upsets),
         "repaired": sum(u.repaired for u in upsets),
         "escapes": sum(u.escaped for u in upsets),
@@ -452,23 +465,87 @@ def tmr_classes(design: Design) -> list[str]:
     return [f.name for f in RegisterMap.for_design(design).register("TMR_ERR").fields]
 
 
-def prepare_build(build: Path, design: Design,
-                  hardened: bool) -> tuple[list[Path], list[Target], list[Target]]:
-    """Generate the RTL, harden it, and return the sources of the chosen build (with the
-    test wrapper), the protected registers of the TMR report and those it left single."""
+@dataclass(frozen=True)
+class SeuBuild:
+    """What a campaign's simulator build needs: the sources (the RTL or the hardened netlist,
+    and the wrapper), the protected registers of the TMR report, those it left single, and the
+    wrapper's register table (the names the injection port numbers)."""
+
+    sources: list[Path]
+    protected: list[Target]
+    single: list[Target]
+    table: list[str]
+
+
+def report_targets(report: Any) -> tuple[list[Target], list[Target]]:
+    """(protected, left single) registers of a TMR report."""
+    return ([Target.from_register(r) for r in report.triplicated],
+            [Target(r.name, r.width, "none", r.error_class) for r in report.single])
+
+
+def wrapped_sources(build: Path, sources: Sequence[Path], protected: Sequence[Target],
+                    single: Sequence[Target], hardened: bool, design: Design) -> SeuBuild:
+    """The sources of one build with the injection wrapper written for every register (protected
+    and single: one table serves both builds and every test)."""
+    table = [*protected, *single]
+    wrapper = write_wrapper(Path(build) / f"{WRAPPER}.sv", table, hardened, wrapper_parameters(design))
+    return SeuBuild([*map(Path, sources), wrapper], list(protected), list(single), [t.name for t in table])
+
+
+def prepare_build(build: Path, design: Design, hardened: bool) -> SeuBuild:
+    """Generate the RTL, harden it, and return the sources of the chosen build with its wrapper,
+    the protected registers of the TMR report and those it left single."""
     from asicgen.rtl import generate_rtl
     from tmr.flow import generate_hardened_top
 
     sources = generate_rtl(build / "rtl", design, "asicgen seu")
     report = generate_hardened_top(build / "rtl", build / "tmr", design, "asicgen seu").report
-    protected = [Target.from_register(r) for r in report.triplicated]
-    single = [Target(r.name, r.width, "none", r.error_class) for r in report.single]
+    protected, single = report_targets(report)
     if hardened:
         sources = [build / "tmr" / "ae_top.v"]
-    return [*sources, Path(__file__).resolve().parent / "tb_ae_top.sv"], protected, single
+    return wrapped_sources(build, sources, protected, single, hardened, design)
+
+
+def public_signals(targets: Sequence[Target], single: Sequence[Target], hardened: bool) -> list[Public]:
+    """What the SEU tests read and write, for a Verilator build that makes only these public (and
+    optimises the rest): the wrapper's ports (written), and, read only, the output ports an upset
+    must not move and the flip-flops of every target. In the hardened build these are the replicas
+    of the protected registers and the registers left single, all in the flat ae_top, and the error
+    flags; in the plain build every register is in its own module, named by its last component."""
+    signals = [Public(WRAPPER, "*"), *(Public("ae_top", port, "rd") for port in OUTPUT_PORTS)]
+    if not hardened:
+        return [*signals, *(Public("*", t.name.rsplit(".", 1)[-1], "rd") for t in (*targets, *single))]
+    return [*signals, Public("ae_top", "tmr_flags", "rd"),
+            *(Public("ae_top", f"{replica_base(t.name)}__tmr*", "rd") for t in targets),
+            # an escaped name: every run of other characters matches its original and encoded form
+            *(Public("ae_top", re.sub(r"[^A-Za-z0-9_]+", "*", t.name), "rd") for t in single)]
 
 
 def wrapper_parameters(design: Design) -> dict[str, int]:
     return {"TcBits": design.converter.n_tc * design.converter.tc_code.bits,
             "SumBits": design.converter.sum_code.bits,
             "OutBits": design.n_outputs * design.output_type.bits}
+
+
+def campaign_config(build: SeuBuild, design: Design, weights: Any, vectors: Path, hardened: bool,
+                    targets: Sequence[Target], stats_dir: Path, seed: int, **sizes: Any) -> dict[str, Any]:
+    """The config verif/tb_seu.py reads: design, weights, vectors, the build, the registers to hit
+    (`targets`), the single ones, the wrapper's table, and the campaign sizes (`sizes`)."""
+    return {"design": design.to_raw(), "weights": weights.words(), "vectors": Path(vectors),
+            "build": "tmr" if hardened else "plain", "targets": [t.to_raw() for t in targets],
+            "single_targets": [t.to_raw() for t in build.single], "inject_table": build.table,
+            "classes": tmr_classes(design), "seed": seed, "stats_dir": Path(stats_dir), **sizes}
+
+
+def run_seu(build_dir: Path, build: SeuBuild, config: dict[str, Any], tests: str | Sequence[str],
+            design: Design, optimise: bool = False) -> Any:
+    """Build (once per build_dir) and run the cocotb tests `tests` of verif/tb_seu.py, with only the
+    signals they touch public (`public_signals`)."""
+    from verif.runner import run_cocotb
+
+    hardened = config["build"] == "tmr"
+    targets = [Target.from_raw(t) for t in config["targets"]]
+    return run_cocotb(sources=build.sources, toplevel=WRAPPER, test_module="verif.tb_seu",
+                      build_dir=build_dir, config=config, testcase=tests,
+                      parameters=wrapper_parameters(design), optimise=optimise,
+                      public=public_signals(targets, build.single, hardened))

@@ -1,0 +1,350 @@
+"""Upset-rate figures of a flip-flop inventory, plain and TMR-hardened.
+
+The inventory is the flip-flop bits per error class that the TMR pass triplicated, and
+the bits it left single. With a per-bit upset cross-section sigma (cm2) and a particle
+flux phi (cm-2 s-1), every flip-flop bit upsets at the rate lambda = sigma * phi (per
+second), independently of the others:
+
+* plain build: N bits give N * lambda upsets per second;
+* hardened build: the 3N replica bits give 3N * lambda upsets, each repaired at the next
+  clock edge and flagged by its voter;
+* a bit of the hardened build is lost when two of its three replicas are upset within the
+  same clock period T (the refresh interval: every replica reloads the voted value at
+  every edge). With p = 1 - exp(-lambda T), the probability that a replica is upset in
+  one period, two or three of three are upset with P = 3p^2(1-p) + p^3 = p^2 (3 - 2p),
+  so a protected bit fails at P / T per second (about 3 lambda^2 T when lambda T << 1);
+* a register left single is not voted: every upset of it stays, at lambda per bit.
+
+Neglected: upsets of the voters, the clock tree and the reset (the voters are
+combinational: a transient there is not counted), and multiple-bit upsets where one
+particle flips two replicas of the same bit (placement must keep replicas apart for the
+model to hold).
+
+The module knows classes and bit counts only; what the registers are is the caller's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asicgen.naming import CLOCK_PERIOD_NS
+from asicgen.raw import ConfigError, check_keys, get_int, get_str
+from tmr.flow import REPORT_FORMAT
+
+SECONDS_PER_HOUR = 3600.0
+HOURS_PER_YEAR = 365.25 * 24
+
+#: per-bit SEU cross-section of a flip-flop (cm2) for high-energy hadrons: an assumed round
+#: figure, not a measurement (docs/tmr.md says why); give the cell library's measured value
+DEFAULT_CROSS_SECTION_CM2 = 1e-14
+#: high-energy hadron (E >= 20 MeV) flux at the HGCAL concentrator ASICs, the upper end:
+#: "up to 2e7 cm-2 s-1" (M. Lupi et al., arXiv:2411.03476)
+DEFAULT_FLUX_CM2_S = 2e7
+
+#: the `format` of the JSON figures
+FIGURES_FORMAT = "asicgen-seu-rate/1"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is an int to Python
+
+
+def _positive_finite(value: object, what: str) -> float:
+    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(f"{what} must be a positive finite number, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the chips run: per-bit cross-section (cm2), flux (cm-2 s-1), clock (MHz; one
+    period is the refresh interval of a protected bit) and how many chips."""
+
+    cross_section_cm2: float = DEFAULT_CROSS_SECTION_CM2
+    flux_cm2_s: float = DEFAULT_FLUX_CM2_S
+    clock_mhz: float = 1000 / CLOCK_PERIOD_NS
+    chips: int = 1
+
+    def __post_init__(self) -> None:
+        _positive_finite(self.cross_section_cm2, "the cross-section (cm2 per bit)")
+        _positive_finite(self.flux_cm2_s, "the flux (cm-2 s-1)")
+        _positive_finite(self.clock_mhz, "the clock frequency (MHz)")
+        if not _is_int(self.chips) or self.chips < 1:
+            raise ConfigError(f"the number of chips must be an integer of at least 1, got {self.chips!r}")
+
+    @property
+    def upsets_per_bit_second(self) -> float:
+        return self.cross_section_cm2 * self.flux_cm2_s
+
+    @property
+    def period_s(self) -> float:
+        return 1e-6 / self.clock_mhz
+
+
+def triplet_loss_probability(upset_rate: float, period_s: float) -> float:
+    """Probability that two or three replicas of one bit are upset within one period."""
+    p = -math.expm1(-upset_rate * period_s)  # 1 - exp(-x) without cancellation for tiny x
+    return p * p * (3.0 - 2.0 * p)
+
+
+@dataclass(frozen=True)
+class ClassBits:
+    name: str
+    bits: int
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Flip-flop bits of a design: triplicated, per error class (in report order), and
+    left single."""
+
+    design: str
+    classes: tuple[ClassBits, ...]
+    single_bits: int
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.classes]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{self.design}: an error class is listed twice: {names}")
+        for c in self.classes:
+            if not c.name or not _is_int(c.bits) or c.bits < 0:
+                raise ConfigError(f"{self.design}: class {c.name!r} needs a name and a bit count >= 0, "
+                                  f"got {c.bits!r}")
+        if not _is_int(self.single_bits) or self.single_bits < 0:
+            raise ConfigError(f"{self.design}: single bits must be an integer >= 0, got {self.single_bits!r}")
+
+    @classmethod
+    def from_report(cls, raw: Any, where: str) -> Inventory:
+        """The inventory of a TMR report as `tmr.flow.report_raw` writes it (tmr_report.json)."""
+        data = check_keys(raw, where, {"format", "registers", "single"}, {"top", "classes", "totals"})
+        if data["format"] != REPORT_FORMAT:
+            raise ConfigError(f"{where}.format: {data['format']!r} is not a TMR report this version reads "
+                              f"({REPORT_FORMAT})")
+        order = _class_order(data.get("classes"), where)
+        bits = _class_bits(data["registers"], f"{where}.registers", order)
+        single = _entries(data["single"], f"{where}.single", {"name", "width"}, {"source"})
+        return cls(get_str(data, "top", where, default=where),
+                   tuple(ClassBits(name, count) for name, count in bits.items()),
+                   sum(get_int(e, "width", w, lo=1) for w, e in single))
+
+
+Entry = tuple[str, dict[str, Any]]  # an entry of a register list, with its path for messages
+
+
+def _entries(raw: Any, where: str, required: set[str], optional: set[str]) -> list[Entry]:
+    """The entries of a list of registers, each checked for its keys, with its path."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: expected a list, got {type(raw).__name__}")
+    return [(f"{where}[{i}]", check_keys(entry, f"{where}[{i}]", required, optional))
+            for i, entry in enumerate(raw)]
+
+
+def _class_order(raw: Any, where: str) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(c, str) and c for c in raw):
+        raise ConfigError(f"{where}.classes: expected a list of class names, got {raw!r}")
+    return list(raw)
+
+
+def _class_bits(raw: Any, where: str, order: list[str] | None) -> dict[str, int]:
+    """Bits per class, in `order` (classes with no register included) or first appearance."""
+    bits: dict[str, int] = dict.fromkeys(order or [], 0)
+    for here, entry in _entries(raw, where, {"name", "width", "policy", "class"}, {"source"}):
+        get_str(entry, "policy", here, choices=("full", "pipeline"))
+        name = get_str(entry, "class", here)
+        if order is not None and name not in bits:
+            raise ConfigError(f"{here}.class: {name!r} is not one of the report's classes {order}")
+        bits[name] = bits.get(name, 0) + get_int(entry, "width", here, lo=1)
+    return bits
+
+
+def load_inventory(path: Path) -> Inventory:
+    """The inventory in a tmr_report.json (or *.tmr.json) file."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a JSON TMR report ({exc})") from None
+    return Inventory.from_report(raw, str(path))
+
+
+@dataclass(frozen=True)
+class ClassRate:
+    """Expected events per hour for one chip."""
+
+    name: str
+    bits: int
+    voted: bool
+    plain_per_hour: float  # upsets in the plain build
+    corrected_per_hour: float  # hardened: replica upsets, each repaired and flagged
+    uncorrected_per_hour: float  # hardened: upsets TMR does not repair
+
+    @property
+    def mtbf_hours(self) -> float:
+        """Mean time between uncorrected upsets of one chip (inf when there are none)."""
+        return math.inf if self.uncorrected_per_hour == 0 else 1.0 / self.uncorrected_per_hour
+
+
+def class_rate(name: str, bits: int, env: Environment, voted: bool = True) -> ClassRate:
+    lam = env.upsets_per_bit_second
+    plain = bits * lam * SECONDS_PER_HOUR
+    if not voted:
+        return ClassRate(name, bits, False, plain, 0.0, plain)
+    lost = bits * triplet_loss_probability(lam, env.period_s) / env.period_s * SECONDS_PER_HOUR
+    return ClassRate(name, bits, True, plain, 3 * plain, lost)
+
+
+def _sum(name: str, rows: Sequence[ClassRate]) -> ClassRate:
+    return ClassRate(name, sum(r.bits for r in rows), all(r.voted for r in rows),
+                     sum(r.plain_per_hour for r in rows), sum(r.corrected_per_hour for r in rows),
+                     sum(r.uncorrected_per_hour for r in rows))
+
+
+@dataclass(frozen=True)
+class Figures:
+    design: str
+    environment: Environment
+    classes: tuple[ClassRate, ...]
+    single: ClassRate
+
+    @property
+    def protected(self) -> ClassRate:
+        return _sum("voted registers", self.classes)
+
+    @property
+    def total(self) -> ClassRate:
+        return _sum("all registers", [*self.classes, self.single])
+
+    def fleet_mtbf_hours(self, row: ClassRate) -> float:
+        return row.mtbf_hours / self.environment.chips
+
+
+def figures(inventory: Inventory, env: Environment) -> Figures:
+    rows = tuple(class_rate(c.name, c.bits, env) for c in inventory.classes)
+    return Figures(inventory.design, env, rows, class_rate("single (not voted)", inventory.single_bits, env,
+                                                           voted=False))
+
+
+# --- rendering
+
+
+def _num(x: float) -> str:
+    """Three significant digits, exponents written short (2e7, 1.22e-14)."""
+    text = f"{x:.3g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _mtbf(hours: float) -> str:
+    if math.isinf(hours):
+        return "never"
+    return f"{_num(hours)} h ({_num(hours / HOURS_PER_YEAR)} y)"
+
+
+def summary_line(fig: Figures) -> str:
+    """One line: the plain and hardened rates and the uncorrectable MTBF of one chip."""
+    p, single = fig.protected, fig.single
+    line = (f"plain {_num(fig.total.plain_per_hour)} upsets/h, hardened {_num(p.corrected_per_hour)} "
+            f"corrected/h, uncorrectable {_num(p.uncorrected_per_hour)}/h (MTBF {_mtbf(p.mtbf_hours)})")
+    if single.bits:
+        line += f", {single.bits} unvoted bits {_num(single.uncorrected_per_hour)}/h"
+    return line
+
+
+def figures_markdown(fig: Figures) -> str:
+    env, chips = fig.environment, fig.environment.chips
+    lines = [f"# Upset rates: {fig.design}", "",
+             f"* per-bit cross-section sigma = {_num(env.cross_section_cm2)} cm2{_origin(env, 'sigma')}, "
+             f"flux phi = {_num(env.flux_cm2_s)} cm-2 s-1{_origin(env, 'phi')}: lambda = sigma phi = "
+             f"{_num(env.upsets_per_bit_second)} upsets per bit per second",
+             f"* refresh interval of a voted bit: one clock period, T = {_num(env.period_s * 1e9)} ns "
+             f"({_num(env.clock_mhz)} MHz)",
+             f"* rates are expected events per hour for one chip; MTBF is the mean time between events "
+             f"not corrected{f', for one chip and for all {chips} chips' if chips > 1 else ''}", "",
+             *_table(fig)]
+    lines += ["", *_NOTES]
+    return "\n".join(lines) + "\n"
+
+
+#: where the default figures come from, said beside them in every report that uses them
+_DEFAULT_ORIGIN = {
+    "sigma": (DEFAULT_CROSS_SECTION_CM2, " (assumed default, not a measurement: see docs/tmr.md)"),
+    "phi": (DEFAULT_FLUX_CM2_S, " (default: upper end of the >= 20 MeV hadron flux at the HGCAL "
+                                "concentrator ASICs, M. Lupi et al., arXiv:2411.03476)"),
+}
+
+
+def _origin(env: Environment, symbol: str) -> str:
+    value = {"sigma": env.cross_section_cm2, "phi": env.flux_cm2_s}[symbol]
+    default, note = _DEFAULT_ORIGIN[symbol]
+    return note if value == default else ""
+
+
+def _table(fig: Figures) -> list[str]:
+    fleet = fig.environment.chips > 1
+    head = ("| class | bits | plain: upsets/h | hardened: corrected upsets/h | hardened: not corrected/h "
+            "| MTBF, one chip |" + (f" MTBF, {fig.environment.chips} chips |" if fleet else ""))
+    lines = [head, "|---|" + "---:|" * (6 if fleet else 5)]
+    for row in [*fig.classes, fig.single, fig.protected, fig.total]:
+        if row is fig.single and not row.bits:
+            continue
+        line = (f"| {row.name} | {row.bits:,} | {_num(row.plain_per_hour)} | {_num(row.corrected_per_hour)} "
+                f"| {_num(row.uncorrected_per_hour)} | {_mtbf(row.mtbf_hours)} |")
+        lines.append(line + (f" {_mtbf(fig.fleet_mtbf_hours(row))} |" if fleet else ""))
+    return lines
+
+
+_NOTES = [
+    "Plain: N lambda per class. Hardened, corrected: 3 N lambda (every replica upset is repaired at the "
+    "next clock edge and flagged). Hardened, not corrected: for voted bits, two or three of the three "
+    "replicas upset within one period T, N p^2 (3 - 2p) / T with p = 1 - exp(-lambda T) (about "
+    "3 N lambda^2 T); for registers left single, every upset (N lambda).",
+    "",
+    "Not counted: upsets of the voters, clock tree and reset, and one particle upsetting two replicas "
+    "of a bit (placement must keep replicas apart). Plain and corrected rates scale with sigma phi, "
+    "the uncorrectable rate with (sigma phi)^2 T.",
+]
+
+
+def stamped_markdown(fig: Figures, report: Path, command: str, out_name: str) -> str:
+    """The Markdown figures for a file: a generated-file stamp (the report's hash, the command
+    that regenerates it) in front."""
+    import hashlib
+
+    from asicgen.render import Stamp
+
+    digest = hashlib.sha256(Path(report).read_bytes()).hexdigest()
+    return Stamp(f"Upset rates of {fig.design} from {report}", digest, command).header(out_name) + \
+        figures_markdown(fig)
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if math.isinf(x) else x
+
+
+def _row_raw(fig: Figures, row: ClassRate) -> dict[str, Any]:
+    return {"class": row.name, "bits": row.bits, "voted": row.voted, "plain_per_hour": row.plain_per_hour,
+            "corrected_per_hour": row.corrected_per_hour, "uncorrected_per_hour": row.uncorrected_per_hour,
+            "mtbf_hours": _finite_or_none(row.mtbf_hours),
+            "mtbf_hours_all_chips": _finite_or_none(fig.fleet_mtbf_hours(row))}
+
+
+def figures_raw(fig: Figures, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The figures as plain data; an MTBF of `None` means no such event is expected."""
+    env = fig.environment
+    return {"format": FIGURES_FORMAT, **(extra or {}), "design": fig.design,
+            "environment": {"cross_section_cm2": env.cross_section_cm2, "flux_cm2_s": env.flux_cm2_s,
+                            "clock_mhz": env.clock_mhz, "chips": env.chips,
+                            "upsets_per_bit_second": env.upsets_per_bit_second, "period_s": env.period_s},
+            "classes": [_row_raw(fig, r) for r in fig.classes], "single": _row_raw(fig, fig.single),
+            "voted": _row_raw(fig, fig.protected), "total": _row_raw(fig, fig.total)}
