@@ -247,9 +247,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
             parts["rtl_tmr"] = stage / "rtl_tmr"
             print("[generate] TMR: hardening ae_top with yosys (about a minute for the default "
                   "architecture)", file=sys.stderr)
-            r = generate_hardened_top(parts["rtl"], parts["rtl_tmr"], design, args.command_line).report
+            hardened = generate_hardened_top(parts["rtl"], parts["rtl_tmr"], design, args.command_line)
+            r = hardened.report
             print(f"[generate] TMR: {len(r.triplicated)} registers triplicated, flip-flop bits "
-                  f"{r.bits_before} -> {r.bits_after} -> {args.out}/rtl_tmr", file=sys.stderr)
+                  f"{r.bits_before} -> {r.bits_after}; {hardened.proof.line()} -> {args.out}/rtl_tmr",
+                  file=sys.stderr)
         if not args.no_hls:
             parts["hls"] = stage / "hls"
             generate_hls(parts["hls"], network.weights, args.command_line)
@@ -318,7 +320,7 @@ def cmd_tmr(args: argparse.Namespace) -> int:
     write_hardened(hardened, out, stamp.header(out.name))
     r = hardened.report
     print(f"hardened {hardened.top}: {len(r.triplicated)} registers ({r.protected_bits} bits) triplicated, "
-          f"{r.voters} voters, flip-flop bits {r.bits_before} -> {r.bits_after}, in "
+          f"{r.voters} voters, flip-flop bits {r.bits_before} -> {r.bits_after}; {hardened.proof.line()}; in "
           f"{time.perf_counter() - t0:.1f}s; wrote {args.output}, {out.with_suffix('.tmr.md').name} and "
           f"{out.with_suffix('.tmr.json').name}",
           file=sys.stderr)

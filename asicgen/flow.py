@@ -135,10 +135,11 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
                 generate_rtl(stage_dir / "rtl", network.design, command("generate", out / "train", out))
                 s.result = "ae_top and submodules, SystemVerilog"
             with log.stage("tmr", f"TMR-hardened ae_top -> {out / 'rtl_tmr'} (yosys, about a minute)") as s:
-                report = generate_hardened_top(stage_dir / "rtl", stage_dir / "rtl_tmr", network.design,
-                                               command("generate --tmr", out / "train", out)).report
+                hardened = generate_hardened_top(stage_dir / "rtl", stage_dir / "rtl_tmr", network.design,
+                                                 command("generate --tmr", out / "train", out))
+                report = hardened.report
                 s.result = (f"{len(report.triplicated)} registers triplicated, flip-flop bits "
-                            f"{report.bits_before} -> {report.bits_after}")
+                            f"{report.bits_before} -> {report.bits_after}; {hardened.proof.line()}")
             with log.stage("seu-rate", f"upset rates at the default cross-section and flux -> "
                                        f"{out / SEU_RATE_FILE}") as s:
                 s.result = write_seu_rate(stage_dir, f"asicgen seu-rate {out / 'rtl_tmr'} --out "

@@ -702,6 +702,13 @@ class Proof:
     def proven(self) -> bool:
         return self.validation.proven and all(k.proven for k in self.kinds)
 
+    def line(self) -> str:
+        """One line for progress output: what was proven."""
+        if not self.proven:
+            return "proof FAILED"
+        return (f"proven: {self.validation.protected} registers validated against the plain netlist, "
+                f"{len(self.kinds)} register kinds by induction")
+
     def summary(self) -> str:
         unproven = [k.kind.label() for k in self.kinds if not k.proven]
         lemmas = (f"{len(self.kinds)} register kinds proven by induction (single upsets masked and flagged)"
