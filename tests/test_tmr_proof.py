@@ -15,7 +15,7 @@ from tmr import flow as tmr_flow
 from tmr.flow import generate_hardened_top, harden_sources
 from tmr.mutants import MUTANTS
 from tmr.policy import Policy, ae_top_policy
-from tmr.proof import Kind, prove_kind, validate
+from tmr.proof import ANY_UPSET, Kind, prove_kind, validate
 from tmr.transform import TmrError
 
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
@@ -39,7 +39,8 @@ def test_hardened_ae_top_comes_with_its_proof(hardened_small):
     v = proof.validation
     assert v.protected == len(report.triplicated) and v.single == len(report.single) > 0
     per_class = Counter(r.error_class for r in report.triplicated)
-    assert v.flags == {cls: per_class[cls] for cls in ae_top_policy().classes}
+    assert v.flags == {**{cls: per_class[cls] for cls in ae_top_policy().classes},
+                       ANY_UPSET: len(report.triplicated)}
     assert {k.kind.label().split()[0] for k in proof.kinds} == {"full", "pipeline"}
     assert sum(k.registers for k in proof.kinds) == len(report.triplicated)
 

@@ -348,8 +348,7 @@ class _Validator:
                     self.out.problem(f"flag {flag} misses an upset of {self.triplets[cell].register.name} "
                                      f"bit {weak[0]} ({len(weak)} bits compare fewer than two pairs of "
                                      "copies)")
-            if flag != ANY_UPSET:
-                self.out.flags[flag] = len(wanted & set(coverage))
+            self.out.flags[flag] = len(wanted & set(coverage))
 
     def or_leaves(self, bit: Bit, flag: str) -> set[Bit]:
         index, leaves, seen = self.hard_index, set(), set()
