@@ -18,11 +18,12 @@ from asicgen.design import Design
 from asicgen.vectors import region_vectors
 from asicgen.weights import WeightSet
 from tmr.policy import ae_top_policy
-from verif.seu import campaign_config, prepare_build, run_seu
+from verif.seu import prepare_build, prepare_campaign, run_seu
 
 STREAM_UPSETS = 2000
 I2C_TRANSACTIONS = 5  # one of each kind (verif.seu.I2cTraffic.KINDS)
 PLAIN_UPSETS = 300
+COUNTER_CHECK_EVERY = 1000
 
 HARDENED_TESTS = ["upsets_while_streaming_and_over_i2c", "flags_name_the_class_and_counter_saturates",
                   "double_upset_in_one_triplet", "upsets_in_registers_left_single"]
@@ -46,19 +47,18 @@ def run_build(tmp_path_factory, hardened: bool) -> dict:
     design = tiny_design()
     build = tmp_path_factory.mktemp("seu_tmr" if hardened else "seu_plain")
     seu = prepare_build(build, design, hardened)
-    registers = [t.name for t in (*seu.protected, *seu.single)]
+    registers = [t.name for t in seu.table]
     targets = seu.protected
     if not hardened:
         targets = [t for t in targets if t.error_class in ("weights", "datapath")]
-    vectors = region_vectors(design, per_region=100, seed=5)
-    np.savez(build / "vectors.npz", codes=vectors.codes)
+    codes = region_vectors(design, per_region=100, seed=5).codes
     weights = WeightSet.random(design, np.random.default_rng(21))
-    config = campaign_config(seu, design, weights, build / "vectors.npz", hardened, targets, build / "stats",
-                             seed=7, scl_hz=1e6, stream_upsets=STREAM_UPSETS,
-                             i2c_transactions=I2C_TRANSACTIONS, plain_upsets=PLAIN_UPSETS)
+    config = prepare_campaign(build, seu, design, weights, codes, targets, seed=7, scl_hz=1e6,
+                              stream_upsets=STREAM_UPSETS, i2c_transactions=I2C_TRANSACTIONS,
+                              plain_upsets=PLAIN_UPSETS, counter_check_every=COUNTER_CHECK_EVERY)
     tests = HARDENED_TESTS if hardened else PLAIN_TESTS
     # only what the tests touch is public, as in the benchmark's builds
-    result = run_seu(build, seu, config, tests, design)
+    result = run_seu(build, config, tests)
     assert result.tests == len(tests), f"ran {result.tests} of {len(tests)} tests; see {result.results_xml}"
     stats = {p.stem: json.loads(p.read_text()) for p in (build / "stats").glob("*.json")}
     return {"failures": failures(result.results_xml), "stats": stats, "xml": result.results_xml,
@@ -89,7 +89,10 @@ def test_single_upsets_are_masked_flagged_and_repaired(hardened_run):
     assert stats["flagged"] == n and stats["class_flag_right"] == n and stats["repaired"] == n
     assert stats["cleared"] == n
     assert set(stats["per_class"]) == {"weights", "config", "fsm", "datapath"}
-    assert stats["upset_count"] == n and stats["tmr_err_flags"] == 0b1111
+    # read and cleared over I2C after the first 1,000 upsets, then at the end
+    checks = stats["status_checks"]
+    assert len(checks) == 2 and checks[0]["count"] == COUNTER_CHECK_EVERY and stats["upsets_counted"] == n
+    assert stats["status_checks_right"] == 2 and checks[-1]["flags"] == 0b1111
     assert stats["image_read_back_equal"] and stats["i2c_error_count"] == 0
 
 
@@ -126,3 +129,25 @@ def test_plain_build_upsets_corrupt_outputs(plain_run):
     assert stats["injected"] == PLAIN_UPSETS and stats["flagged"] == 0 and stats["tmr_err_after_reset"] == 0
     assert stats["escapes"] > 0 and stats["visible_per_class"]["weights"] > 0
     assert stats["visible_per_class"]["datapath"] > 0
+
+
+def test_wrapper_reaches_every_copy_of_every_register(tmp_path):
+    """The injection cases of the SEU wrapper: three replicas of a protected register, the single
+    register under its escaped flat name, a one-bit register without a bit select, and a bit
+    index just wide enough for the register (14 bits for 13,728)."""
+    from verif.seu import Target
+    from verif.seu_wrapper import StreamFiles, wrapper_text
+
+    table = [Target("u_regfile.weights_q", 13728, "full", "weights"),
+             Target("tmr_err_q", 1, "full", "config"), Target("u_i2c.gen_line[0].sync_q", 2, "none", "fsm")]
+    files = StreamFiles(tmp_path / "s.hex", tmp_path / "e.hex", 10)
+    hardened = wrapper_text(table, True, tiny_design(), files)
+    for k in range(3):
+        replica = f"u_top.u_regfile__weights_q__tmr{k}"
+        assert f"if (inj_copies[{k}]) begin if (inj_write) {replica} = inj_value[13727:0]; " \
+               f"else {replica}[inj_bit[13:0]] = ~{replica}[inj_bit[13:0]]; end" in hardened
+        assert f"u_top.tmr_err_q__tmr{k} = ~u_top.tmr_err_q__tmr{k};" in hardened
+    assert "u_top.\\u_i2c.gen_line[0].sync_q [inj_bit[0:0]]" in hardened
+    assert "16'd2: begin  // u_i2c.gen_line[0].sync_q" in hardened
+    plain = wrapper_text(table, False, tiny_design(), files)
+    assert "u_top.u_regfile.weights_q[inj_bit[13:0]]" in plain and "__tmr" not in plain

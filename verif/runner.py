@@ -25,7 +25,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,11 +96,13 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
                config: Mapping[str, Any], testcase: str | Sequence[str] | None = None,
                parameters: Mapping[str, object] | None = None, build_args: Sequence[str] = (),
                simulator: str = DEFAULT_SIMULATOR, waves: bool = False, optimise: bool = False,
-               public: Sequence[Public] | None = None) -> SimResult:
+               public: Sequence[Public] | None = None,
+               after_build: Callable[[], None] | None = None) -> SimResult:
     """Build `sources` (once per build_dir) and run the cocotb tests of `test_module`.
 
     `public`: on Verilator, only these signals (and none of the others) are reachable from the
-    tests; None keeps cocotb's default, every signal."""
+    tests; None keeps cocotb's default, every signal. `after_build`: called between the build and
+    the simulation (e.g. to take the build's peak memory)."""
     from cocotb_tools.runner import get_results, get_runner
 
     if simulator == "verilator":
@@ -131,6 +133,8 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
                  parameters=dict(parameters or {}), build_args=args, timescale=("1ns", "1ps"),
                  waves=waves, log_file=str(build_dir / "build.log"))
     t1 = time.perf_counter()
+    if after_build is not None:
+        after_build()
     try:
         xml = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=str(build_dir),
                           testcase=testcase, extra_env={CONFIG_ENV: str(config_path)},

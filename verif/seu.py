@@ -2,7 +2,7 @@
 
 An upset inverts one flip-flop bit and holds until the register is next written,
 exactly like a particle hit; the test wrapper makes it inside the simulator
-(`verif.seu_inject`). In the hardened build the flip-flops are the replicas
+(`verif.seu_wrapper`). In the hardened build the flip-flops are the replicas
 `<replica_base(name)>__tmr0..2` that the TMR pass (`tmr.transform`) made of every
 register in its report; in the plain build they are the registers themselves.
 
@@ -13,11 +13,10 @@ register in its report; in the plain build they are the registers themselves.
   equal again (and equal to the programmed value, for weights and configuration)
   after the next edge, was `tmr_err` high in the clock after the upset (it is a
   register: it shows the previous clock's disagreement) and low again one clock later.
-* `UpsetScoreboard` pairs every output with its module by clock (a corrupted
-  valid flag in the plain build must not shift the pairing) and keeps the clocks of
-  wrong, missing and extra outputs.
-* `attribute()` gives each wrong output to the latest upset before it: an upset
-  with a wrong output (or an output port that moved) is an escape.
+* The wrapper streams modules and counts bad outputs (wrong, missing or extra); the
+  injector gives those counted between one upset and the next to the first of them,
+  so each bad output goes to the latest upset before it: an upset with a bad output
+  (or an output port that moved at the deposit) is an escape.
 """
 
 from __future__ import annotations
@@ -25,21 +24,27 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cocotb
-import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from asicgen.design import Design
 from asicgen.i2c import RegisterFileModel
 from tmr.transform import replica_base
 from verif.runner import Public
-from verif.seu_inject import WRAPPER, InjectionPort, escaped, write_wrapper
-from verif.stream import CLOCK_NS, CycleCounter, Scoreboard, StreamBench
+from verif.seu_wrapper import (
+    WRAPPER,
+    InjectionPort,
+    StreamChecker,
+    escaped,
+    write_stream_files,
+    write_wrapper,
+)
+from verif.stream import CLOCK_NS
 
 #: ports of ae_top an upset must never move (the hardened build)
 OUTPUT_PORTS = ("ae_sum", "ae_out", "ae_valid", "sda_o")
@@ -75,15 +80,22 @@ def resolve(top: Any, path: str) -> Any:
     return handle
 
 
-def read(handle: Any, what: str) -> int:
-    """The value of a signal; X or Z (or any other non-binary state) fails.
+def bits(handle: Any) -> str:
+    """The value of a signal as the simulator's binary string (MSB first).
 
-    Works on the binary string: building a LogicArray bit by bit is what takes
-    the time for the 1,000-bit weight registers."""
-    bits = str(handle.value)
-    if bits.count("0") + bits.count("1") != len(bits):
-        raise AssertionError(f"X/Z in {what}: {bits}")
-    return int(bits, 2)
+    Taken from the simulator handle directly: cocotb's value object would parse the string
+    into a LogicArray first, for the 13,728-bit weight replicas six times an upset, and the
+    checks only compare strings."""
+    return handle._handle.get_signal_val_binstr()
+
+
+def read(handle: Any, what: str) -> int:
+    """The value of a signal; X or Z (or any other non-binary state) fails."""
+    text = bits(handle)
+    try:
+        return int(text, 2)
+    except ValueError:
+        raise AssertionError(f"X/Z in {what}: {text}") from None
 
 
 def flat(top: Any, name: str) -> Any:
@@ -108,6 +120,10 @@ class Copies:
 
     def values(self) -> list[int]:
         return [read(h, f"{self.target.name} copy {k}") for k, h in enumerate(self.handles)]
+
+    def strings(self) -> list[str]:
+        """The copies as binary strings: comparing them needs no conversion."""
+        return [bits(h) for h in self.handles]
 
     def flip(self, replicas: Sequence[int], bit: int) -> None:
         """Invert one bit of the given copies (an upset)."""
@@ -169,21 +185,41 @@ class Injector:
     upset until the edge after it."""
 
     def __init__(self, dut: Any, top: Any, targets: Sequence[Target], classes: Sequence[str],
-                 hardened: bool, cycles: CycleCounter, rng: random.Random, port: InjectionPort):
-        self.dut, self.top, self.hardened, self.cycles, self.rng = dut, top, hardened, cycles, rng
+                 hardened: bool, stream: StreamChecker, rng: random.Random, port: InjectionPort):
+        self.dut, self.top, self.hardened, self.stream, self.rng = dut, top, hardened, stream, rng
         self.classes = list(classes)
         self.copies = {t.name: Copies(top, t, hardened, port) for t in targets}
         self.picker = TargetPicker(targets, rng)
-        #: the value a register must hold after repair (weights, configuration)
-        self.reference: dict[str, int] = {}
+        self.reference: dict[str, str] = {}
         self.upsets: list[Upset] = []
+        #: bad outputs counted before the first upset
+        self.orphans = 0
+        self._bad_seen = stream.bad()
         self.running = False
         self._task = None
+
+    def set_reference(self, register: str, value: int) -> None:
+        """The value `register` must hold after a repair (weights, configuration)."""
+        self.reference[register] = format(value, f"0{self.copies[register].target.width}b")
+
+    def count_from_now(self) -> None:
+        """Forget the bad outputs counted so far (another test's, or before a reset)."""
+        self._bad_seen, self.orphans = self.stream.bad(), 0
+
+    def attribute(self) -> None:
+        """Give the bad outputs counted since the last call to the latest upset (or, before any,
+        to the orphans). Called at every upset and at the end of a campaign."""
+        bad = self.stream.bad()
+        if self.upsets:
+            self.upsets[-1].bad_outputs += bad - self._bad_seen
+        else:
+            self.orphans += bad - self._bad_seen
+        self._bad_seen = bad
 
     # -- one upset --------------------------------------------------------------------------
 
     def outputs(self) -> tuple[str, ...]:
-        return tuple(str(getattr(self.top, port).value) for port in OUTPUT_PORTS)
+        return tuple(bits(getattr(self.top, port)) for port in OUTPUT_PORTS)
 
     async def upset(self, target: Target, replicas: Sequence[int], bit: int, offset_ns: int,
                     restore_after: int | None = None) -> Upset:
@@ -191,7 +227,8 @@ class Injector:
         check the class flags before the next edge, the repair and `tmr_err` after it, and
         `tmr_err` low again after the edge that follows; returns after that second edge."""
         await Timer(offset_ns, "ns")
-        upset = Upset(len(self.upsets), self.cycles.value, target.name, target.error_class,
+        self.attribute()
+        upset = Upset(len(self.upsets), self.stream.cycle(), target.name, target.error_class,
                       tuple(replicas), bit, offset_ns)
         self.upsets.append(upset)
         copies = self.copies[target.name]
@@ -204,12 +241,12 @@ class Injector:
             self._check_flags(upset, copies)
         await RisingEdge(self.dut.clk)
         await ReadOnly()
-        upset.flagged = read(self.dut.tmr_err, "tmr_err") == 1
+        upset.flagged = bits(self.dut.tmr_err) == "1"
         if protected:
             self._check_repair(upset, copies)
         await RisingEdge(self.dut.clk)
         await ReadOnly()
-        upset.cleared = read(self.dut.tmr_err, "tmr_err") == 0
+        upset.cleared = bits(self.dut.tmr_err) == "0"
         if protected and not upset.cleared:
             upset.problems.append("tmr_err still high one clock after the repair edge")
         # out of the read-only phase (callers may drive signals again), still just after the edge
@@ -221,13 +258,13 @@ class Injector:
     def _check_flags(self, upset: Upset, copies: Copies) -> None:
         flags = read(self.top.tmr_flags, "the error flags")
         upset.class_flag = flags == 1 << self.classes.index(upset.error_class)
-        if len(set(copies.values())) == 1:
+        if len(set(copies.strings())) == 1:
             upset.problems.append("the deposit did not change the copy")
         if not upset.class_flag:
             upset.problems.append(f"error flags {flags} do not name class {upset.error_class}")
 
     def _check_repair(self, upset: Upset, copies: Copies) -> None:
-        values = copies.values()
+        values = copies.strings()
         want = self.reference.get(upset.register)
         upset.repaired = len(set(values)) == 1 and (want is None or values[0] == want)
         if not upset.repaired:
@@ -258,21 +295,30 @@ class Injector:
 
         A gap of at least 2 clocks keeps every upset alone in its clock: the upset counter
         then counts upsets, and the clock after each upset's flagged one shows `tmr_err` low."""
+        self.running = True
+        await self._upsets(count, gap, restore_after)
+
+    def start(self, count: int | None = None, gap: tuple[int, int] = (2, 8),
+              restore_after: int | None = None) -> None:
+        """`run` in the background until `stop()`. Running from here on, not from when the task
+        first runs: a `stop()` before that must still end it."""
+        self.running = True
+        self._task = cocotb.start_soon(self._upsets(count, gap, restore_after))
+
+    async def _upsets(self, count: int | None, gap: tuple[int, int], restore_after: int | None) -> None:
         if gap[0] < 2:
             raise ValueError("upsets must be at least 2 clocks apart")
-        self.running = True
         done = 0
         await RisingEdge(self.dut.clk)
         while self.running and (count is None or done < count):
-            # upset() returns just after the second edge following its deposit
-            for _ in range(self.rng.randint(gap[0], gap[1]) - 2):
-                await RisingEdge(self.dut.clk)
+            # upset() returns just after the second edge following its deposit; one timer over
+            # the rest of the gap costs less than a wake-up at every edge
+            clocks = self.rng.randint(gap[0], gap[1]) - 2
+            if clocks:
+                await Timer(clocks * CLOCK_NS, "ns")
             await self.random_upset(restore_after)
             done += 1
         self.running = False
-
-    def start(self, count: int | None = None, **kwargs: Any) -> None:
-        self._task = cocotb.start_soon(self.run(count, **kwargs))
 
     async def stop(self) -> None:
         """Stop after the upset in progress (checked to its repair edge)."""
@@ -280,63 +326,6 @@ class Injector:
         if self._task is not None:
             await self._task
             self._task = None
-
-
-class UpsetScoreboard(Scoreboard):
-    """The stream scoreboard, pairing outputs with modules by clock: an output is due
-    `latency` clocks after its module. Keeps the clocks of wrong, missing and extra outputs."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.bad_cycles: list[int] = []
-
-    def _bad(self, cycle: int, text: str) -> None:
-        self.bad_cycles.append(cycle)
-        self.mismatches.append(text)
-
-    def check(self) -> None:
-        latency = self.design.latency
-        sent, expected = self.driver.sent_cycles, self.model.expected
-        while self.monitor.results:
-            got = self.monitor.results[0]
-            while sent and expected and sent[0] + latency < got.cycle:
-                due = sent.popleft() + latency
-                expected.popleft()
-                self._bad(due, f"clock {due}: no output for the module sent at clock {due - latency}")
-            if sent and expected and sent[0] + latency == got.cycle:
-                self.monitor.results.popleft()
-                sent.popleft()
-                want = expected.popleft()
-                self.compared += 1
-                if (got.sum_code, got.out) != (want.sum_code, want.out):
-                    self._bad(got.cycle, f"clock {got.cycle}: got sum {got.sum_code} out {list(got.out)}, "
-                                         f"expected sum {want.sum_code} out {list(want.out)}")
-            elif sent and sent[0] + latency < got.cycle:
-                break  # the model has not been given this module yet
-            else:
-                self.monitor.results.popleft()
-                self._bad(got.cycle, f"clock {got.cycle}: an output no module was sent for")
-
-
-def attribute(upsets: Sequence[Upset], bad_cycles: Iterable[int]) -> int:
-    """Give each bad output to the latest upset before its clock; returns how many bad
-    outputs came before any upset."""
-    starts = [u.cycle for u in upsets]
-    orphans = 0
-    for cycle in bad_cycles:
-        # binary search for the last upset with u.cycle < cycle
-        lo, hi = 0, len(starts)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if starts[mid] < cycle:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == 0:
-            orphans += 1
-        else:
-            upsets[lo - 1].bad_outputs += 1
-    return orphans
 
 
 def summarise(upsets: Sequence[Upset]) -> dict[str, Any]:
@@ -357,42 +346,6 @@ def summarise(upsets: Sequence[Upset]) -> dict[str, Any]:
         "first_problems": [f"upset {u.index} ({u.register} copy {u.replicas} bit {u.bit}, clock {u.cycle}): "
                            + "; ".join(u.problems) for u in upsets if u.problems][:5],
     }
-
-
-class Streamer:
-    """Streams the vector rows round and round, one module per II clocks, until stopped."""
-
-    def __init__(self, bench: StreamBench, codes: np.ndarray, elinks: int, chunk: int = 200):
-        self.bench, self.codes, self.elinks, self.chunk = bench, codes, elinks, chunk
-        self.position = 0
-        self.sent = 0
-        self.running = False
-        self._task = None
-
-    def next_rows(self) -> np.ndarray:
-        index = (self.position + np.arange(self.chunk)) % len(self.codes)
-        self.position = int(index[-1] + 1) % len(self.codes)
-        return self.codes[index]
-
-    async def run(self) -> None:
-        self.running = True
-        while self.running:
-            rows = self.next_rows()
-            self.bench.model.push(rows, self.elinks)
-            await self.bench.driver.send(rows, self.bench.design.ii)
-            self.sent += len(rows)
-            self.bench.scoreboard.check()
-
-    def start(self) -> None:
-        self._task = cocotb.start_soon(self.run())
-
-    async def stop(self) -> None:
-        """Finish the chunk in progress and wait for its last output."""
-        self.running = False
-        if self._task is not None:
-            await self._task
-            self._task = None
-        await self.bench.drain()
 
 
 class I2cTraffic:
@@ -467,14 +420,19 @@ def tmr_classes(design: Design) -> list[str]:
 
 @dataclass(frozen=True)
 class SeuBuild:
-    """What a campaign's simulator build needs: the sources (the RTL or the hardened netlist,
-    and the wrapper), the protected registers of the TMR report, those it left single, and the
-    wrapper's register table (the names the injection port numbers)."""
+    """One build of a campaign: its design sources (the plain RTL or the hardened netlist; the
+    wrapper comes with the campaign), the protected registers of the TMR report and those it left
+    single. The wrapper's register table is both lists: every test of either build can hit any
+    register."""
 
     sources: list[Path]
     protected: list[Target]
     single: list[Target]
-    table: list[str]
+    hardened: bool
+
+    @property
+    def table(self) -> list[Target]:
+        return [*self.protected, *self.single]
 
 
 def report_targets(report: Any) -> tuple[list[Target], list[Target]]:
@@ -483,27 +441,53 @@ def report_targets(report: Any) -> tuple[list[Target], list[Target]]:
             [Target(r.name, r.width, "none", r.error_class) for r in report.single])
 
 
-def wrapped_sources(build: Path, sources: Sequence[Path], protected: Sequence[Target],
-                    single: Sequence[Target], hardened: bool, design: Design) -> SeuBuild:
-    """The sources of one build with the injection wrapper written for every register (protected
-    and single: one table serves both builds and every test)."""
-    table = [*protected, *single]
-    wrapper = write_wrapper(Path(build) / f"{WRAPPER}.sv", table, hardened, wrapper_parameters(design))
-    return SeuBuild([*map(Path, sources), wrapper], list(protected), list(single), [t.name for t in table])
-
-
-def prepare_build(build: Path, design: Design, hardened: bool) -> SeuBuild:
-    """Generate the RTL, harden it, and return the sources of the chosen build with its wrapper,
-    the protected registers of the TMR report and those it left single."""
+def prepare_builds(build: Path, design: Design, command: str = "asicgen seu") -> tuple[SeuBuild, SeuBuild]:
+    """Generate the RTL and harden it: (the plain build, the hardened build)."""
     from asicgen.rtl import generate_rtl
     from tmr.flow import generate_hardened_top
 
-    sources = generate_rtl(build / "rtl", design, "asicgen seu")
-    report = generate_hardened_top(build / "rtl", build / "tmr", design, "asicgen seu").report
+    sources = generate_rtl(Path(build) / "rtl", design, command)
+    report = generate_hardened_top(Path(build) / "rtl", Path(build) / "tmr", design, command).report
     protected, single = report_targets(report)
-    if hardened:
-        sources = [build / "tmr" / "ae_top.v"]
-    return wrapped_sources(build, sources, protected, single, hardened, design)
+    return (SeuBuild(list(sources), protected, single, False),
+            SeuBuild([Path(build) / "tmr" / "ae_top.v"], protected, single, True))
+
+
+def prepare_build(build: Path, design: Design, hardened: bool) -> SeuBuild:
+    """One of `prepare_builds`."""
+    return prepare_builds(build, design)[int(hardened)]
+
+
+def prepare_campaign(build_dir: Path, seu: SeuBuild, design: Design, weights: Any, codes: Any,
+                     targets: Sequence[Target], seed: int, **sizes: Any) -> dict[str, Any]:
+    """Write the stream files (the modules `codes` in the design's default e-link mode and the
+    model's outputs for them) and the wrapper into `build_dir`, and return the config
+    verif/tb_seu.py reads: design, weights, the build, the registers to hit (`targets`), the
+    single ones, the wrapper's table, the sources and the campaign sizes (`sizes`)."""
+    build_dir = Path(build_dir)
+    files = write_stream_files(build_dir, design, weights, codes, design.default_elinks)
+    wrapper = write_wrapper(build_dir / f"{WRAPPER}.sv", seu.table, seu.hardened, design, files)
+    return {"design": design.to_raw(), "weights": weights.words(),
+            "build": "tmr" if seu.hardened else "plain", "targets": [t.to_raw() for t in targets],
+            "single_targets": [t.to_raw() for t in seu.single],
+            "inject_table": [t.name for t in seu.table], "sources": [*seu.sources, wrapper],
+            "classes": tmr_classes(design), "seed": seed, "stats_dir": build_dir / "stats",
+            "stream_modules": files.modules, **sizes}
+
+
+def run_seu(build_dir: Path, config: dict[str, Any], tests: str | Sequence[str], optimise: bool = False,
+            build_args: Sequence[str] = (), after_build: Callable[[], None] | None = None) -> Any:
+    """Build (once per build_dir) and run the cocotb tests `tests` of verif/tb_seu.py, with only the
+    signals they touch public (`public_signals`); `after_build` as in `verif.runner.run_cocotb`."""
+    from verif.runner import run_cocotb
+
+    hardened = config["build"] == "tmr"
+    targets = [Target.from_raw(t) for t in config["targets"]]
+    single = [Target.from_raw(t) for t in config["single_targets"]]
+    return run_cocotb(sources=[Path(s) for s in config["sources"]], toplevel=WRAPPER,
+                      test_module="verif.tb_seu", build_dir=build_dir, config=config, testcase=tests,
+                      optimise=optimise, build_args=build_args, after_build=after_build,
+                      public=public_signals(targets, single, hardened))
 
 
 def public_signals(targets: Sequence[Target], single: Sequence[Target], hardened: bool) -> list[Public]:
@@ -519,33 +503,3 @@ def public_signals(targets: Sequence[Target], single: Sequence[Target], hardened
             *(Public("ae_top", f"{replica_base(t.name)}__tmr*", "rd") for t in targets),
             # an escaped name: every run of other characters matches its original and encoded form
             *(Public("ae_top", re.sub(r"[^A-Za-z0-9_]+", "*", t.name), "rd") for t in single)]
-
-
-def wrapper_parameters(design: Design) -> dict[str, int]:
-    return {"TcBits": design.converter.n_tc * design.converter.tc_code.bits,
-            "SumBits": design.converter.sum_code.bits,
-            "OutBits": design.n_outputs * design.output_type.bits}
-
-
-def campaign_config(build: SeuBuild, design: Design, weights: Any, vectors: Path, hardened: bool,
-                    targets: Sequence[Target], stats_dir: Path, seed: int, **sizes: Any) -> dict[str, Any]:
-    """The config verif/tb_seu.py reads: design, weights, vectors, the build, the registers to hit
-    (`targets`), the single ones, the wrapper's table, and the campaign sizes (`sizes`)."""
-    return {"design": design.to_raw(), "weights": weights.words(), "vectors": Path(vectors),
-            "build": "tmr" if hardened else "plain", "targets": [t.to_raw() for t in targets],
-            "single_targets": [t.to_raw() for t in build.single], "inject_table": build.table,
-            "classes": tmr_classes(design), "seed": seed, "stats_dir": Path(stats_dir), **sizes}
-
-
-def run_seu(build_dir: Path, build: SeuBuild, config: dict[str, Any], tests: str | Sequence[str],
-            design: Design, optimise: bool = False) -> Any:
-    """Build (once per build_dir) and run the cocotb tests `tests` of verif/tb_seu.py, with only the
-    signals they touch public (`public_signals`)."""
-    from verif.runner import run_cocotb
-
-    hardened = config["build"] == "tmr"
-    targets = [Target.from_raw(t) for t in config["targets"]]
-    return run_cocotb(sources=build.sources, toplevel=WRAPPER, test_module="verif.tb_seu",
-                      build_dir=build_dir, config=config, testcase=tests,
-                      parameters=wrapper_parameters(design), optimise=optimise,
-                      public=public_signals(targets, build.single, hardened))

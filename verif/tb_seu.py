@@ -1,18 +1,20 @@
 """cocotb tests: single-event upsets in ae_top (SPEC sections 9 and 10).
 
-Launched by tests/test_seu.py and bench/run_seu.py through verif.runner on the test
-wrapper `tb_seu_top` (verif/seu_inject.py), around the TMR-hardened netlist or the plain RTL. The config
-names the design, the weights, the vectors, the build (`tmr` or `plain`), the
-protected registers of the TMR report and the campaign sizes; each test writes its
-counts to `<stats_dir>/<test>.json`.
+Launched by tests/test_seu.py and bench/run_seu.py (`verif.seu.run_seu`) on the test
+wrapper `tb_seu_top` (verif/seu_wrapper.py), around the TMR-hardened netlist or the
+plain RTL; the wrapper streams the modules and checks every output. The config names
+the design, the weights, the build (`tmr` or `plain`), the registers of the TMR
+report and the campaign sizes; each test writes its counts to
+`<stats_dir>/<test>.json`.
 
 * hardened build: upsets while modules stream and while I2C traffic runs; outputs
   bit-exact, every upset flagged with its class (the class flags before the next
   edge, the registered `tmr_err` in the clock after the upset, low again one clock
-  later), copies repaired on the next edge,
-  upset counter = number of upsets, sticky flags = the classes hit, the weight
-  image read back over I2C = the programmed one; flags per class and counter
-  saturation one by one; two upsets in one triplet (the documented limit).
+  later), copies repaired on the next edge, upset counter = number of upsets,
+  sticky flags = the classes hit, the weight image read back over I2C = the
+  programmed one; flags per class and counter saturation one by one; two upsets in
+  one triplet (the documented limit); upsets in the registers left single change
+  nothing.
 * plain build: the same injector into the single registers corrupts outputs.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 
 import cocotb
 import numpy as np
+from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from asicgen.design import Design
@@ -33,27 +36,17 @@ from asicgen.i2c import RegisterFileModel, image_writes
 from asicgen.regmap import RegisterMap
 from asicgen.weights import WeightSet
 from verif.runner import load_config
-from verif.seu import (
-    I2cTraffic,
-    Injector,
-    Streamer,
-    Target,
-    UpsetScoreboard,
-    attribute,
-    read,
-    summarise,
-)
-from verif.seu_inject import InjectionPort
-from verif.stream import TOP_PORTS, StreamBench
+from verif.seu import I2cTraffic, Injector, Target, Upset, read, summarise
+from verif.seu_wrapper import DEVICE, InjectionPort, StreamChecker
+from verif.stream import CLOCK_NS
 from verif.tb_i2c import I2cDriver
 
-DEVICE = 0x50
 #: clocks after reset before the I2C target's input filters hold the pad levels
 SETTLE_CLOCKS = 20
 
 
 class SeuBench:
-    """Stream bench, injector, I2C controller and register-file model around tb_ae_top."""
+    """Stream checker, injector, I2C controller and register-file model around tb_seu_top."""
 
     def __init__(self, dut: Any):
         self.dut = dut
@@ -65,29 +58,38 @@ class SeuBench:
         self.image = self.weights.image()
         self.hardened = cfg["build"] == "tmr"
         self.rng = random.Random(cfg["seed"])
-        self.elinks = self.design.default_elinks
-        self.codes = np.load(cfg["vectors"])["codes"]
-        self.bench = StreamBench(dut, TOP_PORTS, self.design, self.weights)
-        self.bench.scoreboard = UpsetScoreboard(self.design, self.bench.driver, self.bench.monitor,
-                                                self.bench.model)
+        self.stream = StreamChecker(dut, self.design.latency)
         self.targets = [Target.from_raw(t) for t in cfg["targets"]]
         self.classes = list(cfg["classes"])
         self.port = InjectionPort(dut, cfg["inject_table"])
-        self.injector = Injector(dut, dut.u_top, self.targets, self.classes, self.hardened,
-                                 self.bench.cycles, self.rng, self.port)
-        self.injector.reference = {"u_regfile.weights_q": int.from_bytes(self.image, "little"),
-                                   "u_regfile.elinks_q": self.elinks, "u_regfile.enable_q": 1}
-        self.streamer = Streamer(self.bench, self.codes, self.elinks)
+        self.injector = self.new_injector(self.targets)
         self.model = RegisterFileModel(self.regmap)
         self.i2c: I2cDriver | None = None
 
+    def new_injector(self, targets: list[Target]) -> Injector:
+        """An injector into `targets`, knowing the values the weights and configuration hold."""
+        injector = Injector(self.dut, self.dut.u_top, targets, self.classes, self.hardened, self.stream,
+                            self.rng, self.port)
+        held = {"u_regfile.weights_q": int.from_bytes(self.image, "little"),
+                "u_regfile.elinks_q": self.design.default_elinks, "u_regfile.enable_q": 1}
+        for name, value in held.items():
+            if name in injector.copies:
+                injector.set_reference(name, value)
+        return injector
+
     async def start(self) -> None:
-        self.dut.i2c_addr.value = DEVICE
-        self.dut.ctrl_scl_o.value = 1
-        self.dut.ctrl_sda_o.value = 1
-        await self.bench.start()
-        await ClockCycles(self.dut.clk, SETTLE_CLOCKS)
-        self.i2c = I2cDriver(self.dut, float(self.config.get("scl_hz", 1e6)))
+        """Clock, reset, and the I2C controller once the target's input filters settled."""
+        dut = self.dut
+        dut.ctrl_scl_o.value = 1
+        dut.ctrl_sda_o.value = 1
+        dut.stream_on.value = 0
+        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+        dut.rst_n.value = 0
+        await ClockCycles(dut.clk, 3)
+        dut.rst_n.value = 1
+        await ClockCycles(dut.clk, SETTLE_CLOCKS)
+        self.injector.count_from_now()  # the counters restarted with the reset
+        self.i2c = I2cDriver(dut, float(self.config.get("scl_hz", 1e6)))
 
     def copies(self, name: str):
         return self.injector.copies[name]
@@ -125,22 +127,29 @@ class SeuBench:
         fields = self.regmap.register("TMR_ERR").fields
         return sum(1 << f.lsb for f in fields if f.name in classes)
 
+    async def check_status(self, upsets: list[Upset], clear: bool = True) -> dict[str, int]:
+        """TMR_ERR and UPSET_COUNT over I2C against `upsets` (those since the last clear): the
+        classes they hit, and their number (the counter saturates); then clear them."""
+        flags, count = await self.read_status()
+        limit = (1 << self.regmap.counter_bits) - 1
+        if clear:
+            await self.clear_status()
+        return {"flags": flags, "flags_expected": self.expected_flags({u.error_class for u in upsets}),
+                "count": count, "count_expected": min(len(upsets), limit)}
+
     def assert_replicas_hold_image(self) -> None:
         values = self.copies("u_regfile.weights_q").values()
         want = int.from_bytes(self.image, "little")
         assert all(v == want for v in values), "the weight copies differ from the programmed image"
 
     def finish_stream(self, injector: Injector | None = None) -> dict[str, Any]:
-        """Attribute bad outputs to the upsets; check the queues drained and X/Z never seen."""
-        scoreboard = self.bench.scoreboard
-        scoreboard.check()
-        orphans = attribute((injector or self.injector).upsets, scoreboard.bad_cycles)
-        assert not self.bench.monitor.errors, f"X/Z on the outputs: {self.bench.monitor.errors[:3]}"
-        assert not self.bench.monitor.results, f"{len(self.bench.monitor.results)} outputs left unmatched"
-        assert not self.bench.model.expected, f"{len(self.bench.model.expected)} modules produced no output"
-        assert not self.bench.driver.sent_cycles, "sent modules left unmatched"
-        return {"modules_compared": scoreboard.compared, "bad_outputs": len(scoreboard.bad_cycles),
-                "bad_outputs_before_any_upset": orphans, "first_mismatches": scoreboard.mismatches[:3]}
+        """After the stream stopped: give the last bad outputs to their upset, and check that every
+        module sent was compared."""
+        injector = injector or self.injector
+        injector.attribute()
+        counts = self.stream.counts()
+        assert counts["modules_compared"] == counts["modules_sent"], f"modules left unchecked: {counts}"
+        return {**counts, "bad_outputs_before_any_upset": injector.orphans}
 
     def write_stats(self, name: str, stats: dict[str, Any]) -> None:
         directory = Path(self.config["stats_dir"])
@@ -155,13 +164,13 @@ async def stream_speed(tb: SeuBench, clocks: int) -> dict[str, float]:
     driver, monitor and scoreboard), against which a campaign's time per upset is measured."""
     if clocks <= 0:
         return {}
-    t0, clock0 = time.perf_counter(), tb.bench.cycles.value
-    tb.streamer.start()
+    t0, clock0 = time.perf_counter(), tb.stream.cycle()
+    tb.stream.start()
     await ClockCycles(tb.dut.clk, clocks)
-    await tb.streamer.stop()
-    seconds, done = time.perf_counter() - t0, tb.bench.cycles.value - clock0
+    await tb.stream.stop()
+    seconds, done = time.perf_counter() - t0, tb.stream.cycle() - clock0
     stream = tb.finish_stream()
-    assert stream["bad_outputs"] == 0, stream["first_mismatches"]
+    assert stream["bad_outputs"] == 0, stream
     return {"clocks": done, "seconds": seconds, "clocks_per_second": done / seconds,
             "modules_compared": stream["modules_compared"]}
 
@@ -172,7 +181,9 @@ async def upsets_while_streaming_and_over_i2c(dut):
     tb = SeuBench(dut)
     cfg, injector = tb.config, tb.injector
     await tb.start()
+    t0, clock0 = time.perf_counter(), tb.stream.cycle()
     await tb.program_weights()
+    program = {"seconds": time.perf_counter() - t0, "clocks": tb.stream.cycle() - clock0}
     await ClockCycles(dut.clk, 2)
     tb.assert_replicas_hold_image()
     flags, count = await tb.read_status()
@@ -180,48 +191,55 @@ async def upsets_while_streaming_and_over_i2c(dut):
     baseline = await stream_speed(tb, cfg.get("baseline_clocks", 0))
 
     t0 = time.perf_counter()
-    clock0 = tb.bench.cycles.value
-    tb.streamer.start()
-    await injector.run(cfg["stream_upsets"], gap=tuple(cfg.get("gap", (2, 8))))
+    clock0 = tb.stream.cycle()
+    tb.stream.start()
+    # the status is read and cleared over I2C every `counter_check_every` upsets, so that the
+    # 16-bit counter is checked exactly however long the campaign
+    gap, every = tuple(cfg.get("gap", (2, 8))), cfg.get("counter_check_every") or cfg["stream_upsets"]
+    status_checks, since_clear = [], 0
+    while len(injector.upsets) < cfg["stream_upsets"]:
+        await injector.run(min(every, cfg["stream_upsets"] - len(injector.upsets)), gap=gap)
+        if len(injector.upsets) < cfg["stream_upsets"]:
+            status_checks.append(await tb.check_status(injector.upsets[since_clear:]))
+            since_clear = len(injector.upsets)
     streaming = len(injector.upsets)
     traffic = I2cTraffic(tb.i2c, DEVICE, tb.model, tb.rng)
-    injector.start(None, gap=tuple(cfg.get("gap", (2, 8))))
+    injector.start(None, gap=gap)
     for i in range(cfg["i2c_transactions"]):
         await traffic.transaction(traffic.KINDS[i % len(traffic.KINDS)])
     await injector.stop()
-    await tb.streamer.stop()
-    seconds, clocks = time.perf_counter() - t0, tb.bench.cycles.value - clock0
+    await tb.stream.stop()
+    seconds, clocks = time.perf_counter() - t0, tb.stream.cycle() - clock0
 
     stream = tb.finish_stream()
     summary = summarise(injector.upsets)
-    flags, count = await tb.read_status()
-    hit = set(summary["per_class"])
-    limit = (1 << tb.regmap.counter_bits) - 1
-    await tb.clear_status()
+    status_checks.append(await tb.check_status(injector.upsets[since_clear:]))
     flags_cleared, count_cleared = await tb.read_status()
+    right = sum((c["flags"], c["count"]) == (c["flags_expected"], c["count_expected"]) for c in status_checks)
+    t0 = time.perf_counter()
     image = await tb.read_image()
+    read_back_seconds = time.perf_counter() - t0
     tb.assert_replicas_hold_image()
     stats = {**summary, **stream, "upsets_while_streaming": streaming,
              "upsets_during_i2c": len(injector.upsets) - streaming, "i2c_transactions": traffic.transactions,
              "i2c_kinds": dict(traffic.kinds),
              "i2c_errors": traffic.errors[:5], "i2c_error_count": len(traffic.errors),
-             "tmr_err_flags": flags, "tmr_err_expected": tb.expected_flags(hit),
-             "upset_count": count, "upset_count_expected": min(len(injector.upsets), limit),
+             "status_checks": status_checks, "status_checks_right": right,
+             "upsets_counted": sum(c["count"] for c in status_checks),
              "status_after_clear": [flags_cleared, count_cleared],
              "image_read_back_equal": image == tb.image, "clocks": clocks, "seconds": seconds,
              "upsets_per_second": len(injector.upsets) / seconds, "clocks_per_second": clocks / seconds,
-             "stream_without_upsets": baseline}
+             "stream_without_upsets": baseline, "programming_over_i2c": program,
+             "read_back_seconds": read_back_seconds}
     tb.write_stats("campaign", stats)
 
     n = summary["injected"]
     assert summary["first_problems"] == [], summary["first_problems"]
-    assert summary["escapes"] == 0 and stream["bad_outputs"] == 0, stream["first_mismatches"]
+    assert summary["escapes"] == 0 and stream["bad_outputs"] == 0, stream
     assert summary["flagged"] == n and summary["class_flag_right"] == n and summary["repaired"] == n
     assert summary["cleared"] == n
     assert not traffic.errors, traffic.errors[:3]
-    assert flags == stats["tmr_err_expected"], f"TMR_ERR {flags:#x}, expected {stats['tmr_err_expected']:#x}"
-    assert count == stats["upset_count_expected"], \
-        f"UPSET_COUNT {count}, expected {stats['upset_count_expected']}"
+    assert stats["status_checks_right"] == len(status_checks), f"TMR_ERR, UPSET_COUNT: {status_checks}"
     assert (flags_cleared, count_cleared) == (0, 0), "status not cleared"
     assert image == tb.image, "weight image read over I2C differs from the programmed one"
 
@@ -278,7 +296,7 @@ async def double_upset_in_one_triplet(dut):
     weights = next(t for t in tb.targets if t.name == "u_regfile.weights_q")
     word = design.dense.bias_tensor.first_word
     bit = word * design.weight_bits + design.weight_bits - 1  # the sign bit of the first dense bias
-    tb.streamer.start()
+    tb.stream.start()
     await ClockCycles(dut.clk, 50)
     await RisingEdge(dut.clk)
     weight_upset = await tb.injector.upset(weights, [0, 2], bit, 9)
@@ -287,7 +305,7 @@ async def double_upset_in_one_triplet(dut):
     await RisingEdge(dut.clk)
     output_upset = await tb.injector.upset(outputs, [1, 2], 8, 11)  # MSB of output 0
     await ClockCycles(dut.clk, 50)
-    await tb.streamer.stop()
+    await tb.stream.stop()
     stream = tb.finish_stream()
     image = await tb.read_image()
     flipped = bytearray(tb.image)
@@ -326,10 +344,10 @@ async def plain_build_upsets_corrupt_outputs(dut):
     err_after_reset = read(dut.tmr_err, "tmr_err")
     await RisingEdge(dut.clk)
     t0 = time.perf_counter()
-    tb.streamer.start()
+    tb.stream.start()
     # weights hold the upset: put them back after 3 clocks so each upset has its own window
     await tb.injector.run(cfg["plain_upsets"], gap=(4, 10), restore_after=3)
-    await tb.streamer.stop()
+    await tb.stream.stop()
     seconds = time.perf_counter() - t0
     stream = tb.finish_stream()
     summary = summarise(tb.injector.upsets)
@@ -340,7 +358,7 @@ async def plain_build_upsets_corrupt_outputs(dut):
     tb.write_stats("plain", stats)
     assert err_after_reset == 0, "tmr_err must be 0 after reset"
     assert summary["flagged"] == 0, "the plain build has no voters: tmr_err must stay 0"
-    assert stream["bad_outputs_before_any_upset"] == 0, stream["first_mismatches"]
+    assert stream["bad_outputs_before_any_upset"] == 0, stream
     assert summary["escapes"] > 0, "no upset changed an output: the injector does not reach the logic"
 
 
@@ -357,14 +375,14 @@ async def upsets_in_registers_left_single(dut):
     await tb.start()
     tb.load_weights()
     await ClockCycles(dut.clk, 2)
-    injector = Injector(dut, dut.u_top, single, tb.classes, True, tb.bench.cycles, tb.rng, tb.port)
+    injector = tb.new_injector(single)
     traffic = I2cTraffic(tb.i2c, DEVICE, tb.model, tb.rng)
-    tb.streamer.start()
+    tb.stream.start()
     injector.start(None, gap=tuple(cfg.get("single_gap", (4, 40))))
     for i in range(cfg.get("single_transactions", len(traffic.KINDS))):
         await traffic.transaction(traffic.KINDS[i % len(traffic.KINDS)])
     await injector.stop()
-    await tb.streamer.stop()
+    await tb.stream.stop()
     stream = tb.finish_stream(injector)
     flags, count = await tb.read_status()
     summary = summarise(injector.upsets)
@@ -374,5 +392,5 @@ async def upsets_in_registers_left_single(dut):
     tb.write_stats("single", stats)
     assert summary["injected"] > 0, "no upset in a single register"
     assert not traffic.errors, traffic.errors[:3]
-    assert summary["escapes"] == 0 and stream["bad_outputs"] == 0, stream["first_mismatches"]
+    assert summary["escapes"] == 0 and stream["bad_outputs"] == 0, stream
     assert summary["flagged"] == 0 and (flags, count) == (0, 0), "an upset in a single register was flagged"
