@@ -100,7 +100,7 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
     from asicgen.sources import load_network
     from tmr.flow import generate_hardened_top
     from training.train import train_region
-    from verif.flow_check import verify_hardened_top, verify_top
+    from verif.flow_check import streamed_modules, verify_hardened_top, verify_top
 
     log = FlowLog(stream if stream is not None else sys.stderr)
     out = Path(out)
@@ -152,7 +152,10 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
                     s.ok = sim.failed == 0 and sim.tests > 0
                     s.result = (f"{sim.tests - sim.failed} of {sim.tests} cocotb tests passed (build "
                                 f"{sim.build_seconds:.0f}s, run {sim.run_seconds:.0f}s)")
-                    if not s.ok:
+                    if s.ok:
+                        modules = streamed_modules(stage_dir / "sim" / rtl)
+                        s.result = f"{modules} modules streamed bit-exact, " + s.result
+                    else:
                         s.result += f"; see {out / 'sim' / rtl / sim.results_xml.name}"
             ok = all(s.ok for s in log.stages)
             finish("passed" if ok else "failed")

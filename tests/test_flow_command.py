@@ -2,6 +2,7 @@
 repository root with a relative output folder (a short setting keeps CI in budget)."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,6 +29,9 @@ def test_scripts_flow_from_the_repository_root():
             assert any(line.split()[:len(stage.split()) + 1] == [*stage.split(), "ok"]
                        for line in summary.splitlines()), f"stage {stage!r} not ok in:\n{summary}"
         assert f"[flow] PASSED: every artefact is in {out}" in summary
+        for rtl in ("rtl", "rtl_tmr"):  # the hardened ae_top too, at the default size
+            line = rf"verify {rtl} +ok +\d+s +[1-9]\d* modules streamed bit-exact"
+            assert re.search(line, summary), summary
         manifest = json.loads((ROOT / out / "manifest.json").read_text())
         assert manifest["kind"] == "flow" and manifest["status"] == "passed"
         assert [s["stage"] for s in manifest["stages"]] == STAGES

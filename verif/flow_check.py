@@ -51,6 +51,13 @@ def verify_hardened_top(rtl_tmr_dir: Path, weights: WeightSet, build_dir: Path,
                    public=hardened_public_signals())
 
 
+def streamed_modules(build_dir: Path) -> int:
+    """How many modules a `verify_top` / `verify_hardened_top` run in `build_dir` streamed (its
+    first test streams every one and fails unless all of them are bit-exact)."""
+    with np.load(Path(build_dir) / "vectors.npz") as vectors:
+        return int(vectors["codes"].shape[0])
+
+
 def _stream(sources: list[Path], test_module: str, weights: WeightSet, build_dir: Path, per_region: int,
             public: Sequence[Public] | None = None) -> SimResult:
     design = weights.design
