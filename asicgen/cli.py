@@ -242,7 +242,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         write_image(parts["image"], network.weights, network.elinks, args.command_line)
         print(f"[generate] weight image and register map -> {args.out}/image", file=sys.stderr)
         if args.tmr:
-            from tmr.flow import generate_hardened_top
+            from asicgen.harden import generate_hardened_top
 
             parts["rtl_tmr"] = stage / "rtl_tmr"
             print("[generate] TMR: hardening ae_top with yosys (about a minute for the default "
@@ -426,7 +426,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_csim(args: argparse.Namespace) -> int:
     from asicgen.csim import load_project, run_csim
-    from asicgen.vectors import standard_vectors
+    from verif.vectors import standard_vectors
 
     vectors = None
     if args.per_region is not None:

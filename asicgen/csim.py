@@ -21,8 +21,8 @@ from asicgen import golden, naming
 from asicgen.design import Design
 from asicgen.hls import SOURCES, TB_SOURCE, read_manifest
 from asicgen.raw import ConfigError
-from asicgen.vectors import VectorSet, read_table, write_vector_files
 from asicgen.weights import WeightSet
+from verif.vectors import VectorSet, read_table, write_vector_files
 
 CXXFLAGS = ("-O1", "-std=c++11", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-label")
 

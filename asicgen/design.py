@@ -1,7 +1,7 @@
 """The architecture description every generator reads (SPEC sections 3, 4, 6, 7).
 
 A `Design` is built once, from an `EncoderArch` (a config file or a trained
-QKeras model, see `asicgen.qkeras_import`) and an initiation interval. It holds
+QKeras model, see `training.qkeras_import`) and an initiation interval. It holds
 each stage's shapes, number types (with rounding and saturation), weight tensors
 in register order, the e-link modes, the II and the latency. The bit-exact model,
 the weight image, the register map and the HLS and RTL writers read only this

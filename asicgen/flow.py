@@ -94,11 +94,11 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
 
     `command(sub, source, out)` gives the command line stamped into generated files."""
     from asicgen.csim import run_csim
+    from asicgen.harden import generate_hardened_top
     from asicgen.hls import generate_hls
     from asicgen.image import write_image
     from asicgen.rtl import generate_rtl
     from asicgen.sources import load_network
-    from tmr.flow import generate_hardened_top
     from training.train import train_region
     from verif.flow_check import streamed_modules, verify_hardened_top, verify_top
 

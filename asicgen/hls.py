@@ -21,9 +21,9 @@ from asicgen.design import Design
 from asicgen.image import hex_text
 from asicgen.outputs import HLS_KIND
 from asicgen.render import Stamp, combined_sha256, environment, render, write_tree
-from asicgen.vectors import VectorSet, standard_vectors, table_text
 from asicgen.weights import WeightSet
 from training.geometry import layout_by_name
+from verif.vectors import VectorSet, standard_vectors, table_text
 
 DEFAULT_TECH_LIB = "nangate-45nm_beh"
 SOURCES = ("src/ae_top.cpp",)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asicgen.raw import ConfigError
-from asicgen.regmap import Register, RegisterMap
+from asicgen.regmap import REGISTER_BITS, Register, RegisterMap
 
 DEFAULT_BURST = 14
 #: two-flop synchroniser on each pad input of the I2C target
@@ -96,7 +96,7 @@ class RegisterFileModel:
 
     @staticmethod
     def _is_counter(reg: Register) -> bool:
-        return any(f.access == "wclr" for f in reg.fields)
+        return reg.access == "wclr"
 
     # -- bus-level operations -------------------------------------------------------
 
@@ -164,14 +164,12 @@ class RegisterFileModel:
         if reg is None:
             raise KeyError(f"0x{address:04X} is outside the register map")
         if self._is_counter(reg):
-            shift = 8 * [r.name for r in self.regmap.registers if self._is_counter(r)].index(reg.name)
+            shift = REGISTER_BITS * self.regmap.counter_registers.index(reg)
             return (self.upset_count >> shift) & 0xFF
         return self.values[reg.name]
 
     def field_value(self, register: str, name: str) -> int:
-        reg = self.regmap.register(register)
-        f = next(f for f in reg.fields if f.name == name)
-        return (self.values[register] & f.mask) >> f.lsb
+        return self.regmap.register(register).decode(self.values[register])[name]
 
     def weight_image(self) -> bytes:
         return bytes(self.weight_bytes)

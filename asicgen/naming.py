@@ -11,6 +11,13 @@ TOP = "ae_top"
 CONVERTER = "ae_converter"
 ENCODER = "ae_encoder"
 TESTBENCH = "tb_ae_top"
+TOP_FILE = f"{TOP}.sv"
+#: the datapath's files (ae_core and below), leaves first
+DATAPATH_FILES = ("ae_dot.sv", "ae_requant.sv", "ae_converter.sv", "ae_encoder.sv", "ae_core.sv")
+#: the files rendered from the core templates: the datapath and the TMR hook
+CORE_FILES = (*DATAPATH_FILES, "ae_tmr_hook.sv")
+#: every file of the generated RTL in compile order: leaves first
+FILE_ORDER = (*CORE_FILES, "ae_i2c_target.sv", "ae_regfile.sv", TOP_FILE)
 
 #: the bunch-crossing clock (SPEC section 7): 40 MHz
 CLOCK_PERIOD_NS = 25.0

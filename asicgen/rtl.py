@@ -14,23 +14,13 @@ from typing import Any
 
 from asicgen import __version__, naming
 from asicgen.design import Design
+from asicgen.naming import CORE_FILES, FILE_ORDER, TOP_FILE
 from asicgen.outputs import RTL_KIND
 from asicgen.regmap import RegisterMap
 from asicgen.render import Stamp, environment, render, write_tree
 from training.geometry import layout_by_name
 
-CORE_TEMPLATES = {
-    "ae_dot.sv": "ae_dot.sv.j2",
-    "ae_requant.sv": "ae_requant.sv.j2",
-    "ae_converter.sv": "ae_converter.sv.j2",
-    "ae_encoder.sv": "ae_encoder.sv.j2",
-    "ae_core.sv": "ae_core.sv.j2",
-    "ae_tmr_hook.sv": "ae_tmr_hook.sv.j2",
-}
-TOP_FILE = f"{naming.TOP}.sv"
-#: compile order: leaves first
-FILE_ORDER = ("ae_dot.sv", "ae_requant.sv", "ae_converter.sv", "ae_encoder.sv", "ae_core.sv",
-              "ae_tmr_hook.sv", "ae_i2c_target.sv", "ae_regfile.sv", TOP_FILE)
+CORE_TEMPLATES = {name: f"{name}.j2" for name in CORE_FILES}
 
 
 @dataclass(frozen=True)
@@ -123,9 +113,9 @@ def context(design: Design) -> dict[str, Any]:
     conv, dense, conv_in = design.conv, design.dense, design.converter
     r_out, c_out, filters = conv.out_shape
     rows, cols, channels = conv.in_shape
-    mode_bits = max(m.elinks for m in design.elink_modes).bit_length()
-    out_bits = design.output_type.bits
     regmap = RegisterMap.for_design(design)
+    mode_bits = regmap.reg.ELINK_MODE.field.elinks.width
+    out_bits = design.output_type.bits
     n_positions = r_out * c_out
     for stage in (conv, dense):
         if stage.output_type.rounding != "convergent" or stage.output_type.overflow != "saturate" \
@@ -165,8 +155,8 @@ def context(design: Design) -> dict[str, Any]:
         "elink_modes": [{"elinks": m.elinks, "kept_bits": m.kept_bits,
                          "mask": "1" * m.kept_bits + "0" * m.dropped_bits} for m in design.elink_modes],
         "tc_port_bits": conv_in.n_tc * conv_in.tc_code.bits, "out_port_bits": dense.n_out * out_bits,
-        "clock_mhz": naming.CLOCK_MHZ, "n_tmr_flags": len(regmap.register("TMR_ERR").fields),
-        "classes": [f.name for f in regmap.register("TMR_ERR").fields],
+        "clock_mhz": naming.CLOCK_MHZ, "n_tmr_flags": len(regmap.reg.TMR_ERR.fields),
+        "classes": [f.name for f in regmap.reg.TMR_ERR.fields],
         "tmr_note": "Plain build: tmr_err is always 0 (see ae_tmr_hook).",
     }
 

@@ -45,7 +45,7 @@ def load_network(path: Path, ii: int = 1) -> TrainedNetwork:
 
 
 def _from_model(path: Path, ii: int) -> TrainedNetwork:
-    from asicgen.qkeras_import import import_qkeras, load_qkeras_model
+    from training.qkeras_import import import_qkeras, load_qkeras_model
 
     imported = import_qkeras(load_qkeras_model(path), ii)
     return TrainedNetwork(imported.weights, None, None, path)

@@ -43,7 +43,7 @@ def saved_model(work: Path) -> Path:
 
 def model_throughput(network, modules: int) -> dict:
     from asicgen import golden
-    from asicgen.vectors import region_vectors
+    from verif.vectors import region_vectors
 
     vectors = region_vectors(network.design, modules // 4, seed=5)
     golden.run(network.design, network.weights, vectors.codes[:1000], vectors.elinks[:1000])  # warm up
@@ -79,8 +79,8 @@ def csim(project: Path, vectors) -> dict:
 
 
 def hls4ml_reference(model_dir: Path, work: Path) -> dict:
-    from asicgen.qkeras_import import design_from_qkeras, load_qkeras_model
     from asicgen.reference import hls4ml_encoder
+    from training.qkeras_import import design_from_qkeras, load_qkeras_model
 
     model = load_qkeras_model(model_dir / "model" / "encoder.h5")
     design = design_from_qkeras(model)
@@ -121,7 +121,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from asicgen.sources import load_network
-    from asicgen.vectors import standard_vectors
+    from verif.vectors import standard_vectors
 
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu_cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="asicgen-bench-") as tmp:

@@ -57,8 +57,8 @@ def region_codes(design: Design, modules: int, distinct: int):
     """`modules` modules: `distinct` synthetic modules of every region preset, repeated."""
     import numpy as np
 
-    from asicgen.vectors import region_vectors
     from training.regions import preset_names
+    from verif.vectors import region_vectors
 
     base = region_vectors(design, -(-distinct // len(preset_names())), seed=SEED).codes
     return np.resize(base, (modules, base.shape[1])), len(base)
@@ -81,19 +81,25 @@ def generation(work: Path) -> list[dict]:
 
 
 def bulk_build(work: Path) -> dict:
+    from asicgen.rtl import generate_rtl
     from verif.bulk import build_bulk
 
-    binary, seconds, peak = build_bulk(design_at(1), work / "bulk", optimise=True)
+    design = design_at(1)
+    generate_rtl(work / "bulk" / "rtl", design, "python bench/run_rtl.py")
+    binary, seconds, peak = build_bulk(design, work / "bulk" / "rtl", work / "bulk", optimise=True)
     return {"ii": 1, "optimise": True, "seconds": round(seconds, 1), "peak_mib": round(peak),
             "binary": str(binary)}
 
 
 def throughput(work: Path, modules: int) -> dict:
+    from asicgen.rtl import generate_rtl
     from verif.tb_throughput import run_throughput
 
     design = design_at(1)
     codes, distinct = region_codes(design, modules, min(modules, 50_000))
-    r = run_throughput(design, weights_for(design), codes, work / "throughput", optimise=True)
+    generate_rtl(work / "throughput" / "rtl", design, "python bench/run_rtl.py")
+    r = run_throughput(design, weights_for(design), codes, work / "throughput" / "rtl", work / "throughput",
+                       optimise=True)
     return {"ii": 1, "dut": "ae_core (tb_throughput_top.sv)", "modules": r.modules,
             "distinct_modules": distinct,
             "checked": r.checked, "mismatches": r.mismatches, "stream_seconds": round(r.stream_seconds, 2),
@@ -104,8 +110,8 @@ def throughput(work: Path, modules: int) -> dict:
 def bulk(binary: Path, modules: int) -> dict:
     import numpy as np
 
-    from asicgen.vectors import VectorSet
     from verif.bulk import run_bulk
+    from verif.vectors import VectorSet
 
     design = design_at(1)
     codes, distinct = region_codes(design, modules, min(modules, 100_000))

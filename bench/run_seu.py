@@ -162,12 +162,14 @@ def campaign(work: Path, name: str, seu, design, weights, codes, targets, tests,
 
 
 def run_ii(work: Path, arch: str, ii: int, weights_file: Path | None, args: argparse.Namespace) -> dict:
-    from verif.seu import prepare_builds
+    from asicgen.harden import generate_plain_and_hardened
+    from verif.seu import seu_builds
 
     design, weights, region = network(arch, ii, weights_file)
     codes = region_codes(region, args.modules, seed=11)
     t0 = time.perf_counter()
-    plain, hardened = prepare_builds(work / f"ii{ii}", design)
+    sources, netlist, tmr = generate_plain_and_hardened(work / f"ii{ii}", design, "python bench/run_seu.py")
+    plain, hardened = seu_builds(sources, netlist, tmr.report)
     prepare_seconds = time.perf_counter() - t0
     say(f"II={ii}: RTL and TMR pass {prepare_seconds:.0f} s; {len(hardened.protected)} protected registers "
         f"({sum(t.width for t in hardened.protected)} bits), {len(hardened.single)} single")

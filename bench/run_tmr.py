@@ -36,9 +36,10 @@ from benchlib import save_results, say  # noqa: E402
 
 from asicgen.arch import EncoderArch  # noqa: E402
 from asicgen.design import Design  # noqa: E402
+from asicgen.harden import generate_hardened_top  # noqa: E402
 from asicgen.rtl import FILE_ORDER, generate_rtl  # noqa: E402
 from asicgen.synth import synthesise_rtl  # noqa: E402
-from tmr.flow import check_survival, generate_hardened_top, harden_sources, prove_hardening  # noqa: E402
+from tmr.flow import check_survival, harden_sources, prove_hardening  # noqa: E402
 from tmr.mutants import MUTANTS  # noqa: E402
 from tmr.netlist import Module  # noqa: E402
 from tmr.policy import ae_top_policy  # noqa: E402

@@ -110,46 +110,26 @@ def sv_range(width: int) -> str:
     return f"[{width - 1}:0] " if width > 1 else ""
 
 
-def _kind(reg: Register) -> str:
-    kinds = {f.access for f in reg.fields}
-    if len(kinds) != 1:
-        raise ConfigError(f"register {reg.name}: fields of different access kinds "
-                          f"({', '.join(sorted(kinds))}) are not supported by the RTL register file")
-    return kinds.pop()
-
-
 def _rw_field(reg: Register, f: Field) -> RwField:
-    values = f.legal or tuple(range(1 << f.width))
-    bad = [v for v in values if not 0 <= v < (1 << f.width)]
-    if bad:
-        raise ConfigError(f"{reg.name}.{f.name}: legal values {bad} do not fit {f.width} bits")
-    mask = sum(1 << v for v in values)
+    mask = sum(1 << v for v in f.legal or range(1 << f.width))
     text = ", ".join(map(str, f.legal)) if f.legal else "any"
     return RwField(f.name, camel(f.name), reg.name, address_param(reg), sv_range(f.width), f.msb, f.lsb,
                    f.width, sv_dec(f.reset, f.width), sv_bin(mask, 1 << f.width), text)
 
 
 def regfile_context(design: Design) -> dict:
+    """Template values of the register file; the layout rules it relies on are checked by the map."""
     regmap = RegisterMap.for_design(design)
     window = regmap.weights
-    if window.word_bits != design.weight_bits or window.n_words * window.word_bits != design.image_bits:
-        raise ConfigError("the register map's weight window does not match the design's weight image")
-    if regmap.counter_bits % REGISTER_BITS:
-        raise ConfigError(f"the upset counter ({regmap.counter_bits} bits) must fill whole registers")
-    image_bits = design.image_bits
+    image_bits = window.bits
     image_bytes = window.n_bytes
     rw_fields: list[RwField] = []
-    flags: list[FlagBit] = []
-    flag_register: Register | None = None
-    counter_registers: list[Register] = []
+    flag_register = regmap.flag_register
+    flags = [FlagBit(i, f.name, f.lsb) for i, f in enumerate(flag_register.fields)]
+    counter_registers = regmap.counter_registers
     reads: list[ReadEntry] = []
     for reg in regmap.registers:
-        if not 0 <= reg.address < 1 << ADDRESS_BITS:
-            raise ConfigError(f"register {reg.name}: address 0x{reg.address:X} needs more than "
-                              f"{ADDRESS_BITS} bits")
-        if window.contains(reg.address):
-            raise ConfigError(f"register {reg.name} at 0x{reg.address:04X} overlaps the weight window")
-        kind = _kind(reg)
+        kind = reg.access
         pieces = []
         if kind == "ro":
             pieces = [ReadPiece(f.msb, f.lsb, sv_hex(f.reset, f.width)) for f in reg.fields]
@@ -159,35 +139,15 @@ def regfile_context(design: Design) -> dict:
                 rw_fields.append(rw)
                 pieces.append(ReadPiece(f.msb, f.lsb, f"{rw.name}_q"))
         elif kind == "w1c":
-            if flag_register is not None:
-                raise ConfigError(f"registers {flag_register.name} and {reg.name}: the RTL register file "
-                                  "supports one register of sticky flags")
-            flag_register = reg
-            for f in reg.fields:
-                if f.width != 1:
-                    raise ConfigError(f"{reg.name}.{f.name}: sticky flags must be 1 bit wide")
-                flags.append(FlagBit(len(flags), f.name, f.lsb))
-                pieces.append(ReadPiece(f.msb, f.lsb, f"{FLAG_SIGNAL}_q[{len(flags) - 1}]"))
+            pieces = [ReadPiece(f.msb, f.lsb, f"{FLAG_SIGNAL}_q[{flag.index}]")
+                      for f, flag in zip(reg.fields, flags, strict=True)]
         elif kind == "wclr":
-            if len(reg.fields) != 1 or reg.fields[0].width != REGISTER_BITS:
-                raise ConfigError(f"{reg.name}: a counter byte must be one {REGISTER_BITS}-bit field")
-            lsb = REGISTER_BITS * len(counter_registers)
-            counter_registers.append(reg)
+            lsb = REGISTER_BITS * counter_registers.index(reg)
             pieces = [ReadPiece(REGISTER_BITS - 1, 0,
                                 f"{COUNTER_SIGNAL}_q[{lsb + REGISTER_BITS - 1}:{lsb}]")]
         else:
             raise ConfigError(f"register {reg.name}: access {kind!r} is not supported by the RTL")
         reads.append(ReadEntry(reg.name, address_param(reg), _address(reg.address), kind, tuple(pieces)))
-    if flag_register is None or not flags:
-        raise ConfigError("the register map has no sticky flag register (TMR_ERR)")
-    if len(counter_registers) * REGISTER_BITS != regmap.counter_bits:
-        raise ConfigError(f"the {regmap.counter_bits}-bit upset counter needs "
-                          f"{regmap.counter_bits // REGISTER_BITS} counter registers, "
-                          f"the map has {len(counter_registers)}")
-    names = [f.name for f in rw_fields]
-    for required in ("elinks", "enable"):
-        if required not in names:
-            raise ConfigError(f"the register map has no read/write field {required!r}")
     index_bits = max(1, (image_bytes - 1).bit_length())
     return {
         "module": REGFILE,
@@ -216,7 +176,7 @@ def regfile_context(design: Design) -> dict:
         "counter_signal": COUNTER_SIGNAL,
         "counter_bits": regmap.counter_bits,
         "counter_registers": [{"name": r.name, "address_param": address_param(r)} for r in counter_registers],
-        "counter_max": sv_hex((1 << regmap.counter_bits) - 1, regmap.counter_bits),
+        "counter_max": sv_hex(regmap.counter_max, regmap.counter_bits),
         "reads": reads,
         "read_miss": sv_hex(READ_MISS, REGISTER_BITS),
         "zero_byte": sv_hex(0, REGISTER_BITS),
@@ -252,10 +212,9 @@ def render_wrappers(design: Design, stamp: Stamp,
 
 def wrapper_parameters(design: Design, glitch_filter: int = DEFAULT_GLITCH_FILTER) -> dict[str, int]:
     """Parameters of the test wrapper verif/i2c_tb_top.sv: the port widths of this design."""
-    ctx = regfile_context(design)
-    elinks = next(f for f in ctx["rw_fields"] if f.name == "elinks")
-    return {"ImageBits": ctx["image_bits"], "ModeBits": elinks.width, "NFlags": ctx["n_flags"],
-            "GlitchFilter": glitch_filter}
+    regmap = RegisterMap.for_design(design)
+    return {"ImageBits": regmap.weights.bits, "ModeBits": regmap.reg.ELINK_MODE.field.elinks.width,
+            "NFlags": len(regmap.flag_register.fields), "GlitchFilter": glitch_filter}
 
 
 def wrapper_stamp(design: Design, command: str) -> Stamp:

@@ -6,8 +6,8 @@ import pytest
 from asicgen import golden
 from asicgen.arch import EncoderArch, FixedType
 from asicgen.design import Design
-from asicgen.vectors import standard_vectors, tie_weights
 from asicgen.weights import WeightSet
+from verif.vectors import standard_vectors, tie_weights
 
 #: modules per region preset; with the corner cases in every mode, each
 #: (architecture, weights) case is ~36,000 modules, each architecture over 100,000
@@ -63,8 +63,8 @@ def test_elink_truncation_keeps_the_top_bits():
 
 
 def _encoder_with(arch: EncoderArch, weights: WeightSet):
-    from asicgen.qkeras_import import set_qkeras_weights
     from training.model import build_encoder
+    from training.qkeras_import import set_qkeras_weights
 
     encoder = build_encoder(arch)
     set_qkeras_weights(encoder, weights)

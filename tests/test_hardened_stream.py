@@ -40,8 +40,8 @@ def test_verify_top_with_a_relative_build_dir(tmp_path, monkeypatch):
 def test_verify_hardened_top_streams_bit_exact(tmp_path):
     """The hardened small network through the flow's check: built with only the signals the tests
     touch public, every stream test passes (one of them checks that the scoreboard can fail)."""
+    from asicgen.harden import generate_hardened_top
     from asicgen.rtl import generate_rtl
-    from tmr.flow import generate_hardened_top
     from verif.flow_check import verify_hardened_top
 
     weights = small_weights()

@@ -8,8 +8,8 @@ from asicgen.arch import EncoderArch
 from asicgen.csim import run_csim
 from asicgen.design import Design
 from asicgen.hls import generate_hls
-from asicgen.vectors import VectorSet, standard_vectors, tie_weights
 from asicgen.weights import WeightSet
+from verif.vectors import VectorSet, standard_vectors, tie_weights
 
 DESIGN = Design.build(EncoderArch())
 
@@ -95,9 +95,9 @@ def test_pragmas_and_directives_carry_the_ii(ii, tmp_path):
 @pytest.mark.slow
 def test_hls4ml_catapult_csim_agrees_with_the_python_model(trained_networks, tmp_path):
     """An independent reference: hls4ml's own C++ for the same QKeras encoder."""
-    from asicgen.qkeras_import import import_qkeras, load_qkeras_model
     from asicgen.reference import hls4ml_encode, hls4ml_encoder
     from training.model import images_from_inputs
+    from training.qkeras_import import import_qkeras, load_qkeras_model
 
     model = load_qkeras_model(trained_networks["default"] / "model" / "encoder.h5")
     imported = import_qkeras(model)

@@ -69,7 +69,8 @@ def test_elink_truncation_keeps_msbs_and_passes_gradients():
 
 
 def test_integer_weights_are_on_the_quantiser_grid():
-    from training.model import build_encoder, quantised_integer_weights
+    from training.model import build_encoder
+    from training.qkeras_import import quantised_integer_weights
 
     arch = EncoderArch.preset("default")
     encoder = build_encoder(arch)

@@ -5,8 +5,8 @@ import pytest
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from asicgen.arch import EncoderArch
-from asicgen.qkeras_import import UnsupportedModel, design_from_qkeras, import_qkeras
 from training.model import build_encoder, keras
+from training.qkeras_import import UnsupportedModel, design_from_qkeras, import_qkeras
 
 WQ = quantized_bits(6, 0, alpha=1)
 

@@ -5,16 +5,18 @@ import pytest
 
 from asicgen.arch import EncoderArch
 from asicgen.design import Design
-from asicgen.vectors import VectorSet, expected_words, standard_vectors
+from asicgen.rtl import generate_rtl
 from asicgen.weights import WeightSet
 from verif.bulk import build_bulk, run_bulk
+from verif.vectors import VectorSet, expected_words, standard_vectors
 
 
 @pytest.mark.slow
 def test_bulk_mode_is_bit_exact_in_every_shard_and_its_checker_can_fail(tmp_path):
     design = Design.build(EncoderArch(conv_filters=2, dense_units=4), 1)
     weights = WeightSet.random(design, np.random.default_rng(3))
-    binary, _, _ = build_bulk(design, tmp_path / "build", optimise=False)
+    generate_rtl(tmp_path / "rtl", design, "test")
+    binary, _, _ = build_bulk(design, tmp_path / "rtl", tmp_path / "build", optimise=False)
     mixed = standard_vectors(design, per_region=200, seed=5, random_rows=300)
     for mode in sorted({m.elinks for m in design.elink_modes}):
         vectors = VectorSet(mixed.codes, np.full(len(mixed), mode), mixed.sources)

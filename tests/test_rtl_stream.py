@@ -7,9 +7,9 @@ from asicgen import rtl
 from asicgen.arch import EncoderArch
 from asicgen.design import Design
 from asicgen.render import Stamp, environment, render
-from asicgen.vectors import standard_vectors
 from asicgen.weights import WeightSet
 from verif.runner import run_cocotb
+from verif.vectors import standard_vectors
 
 
 def core_sources(design: Design, directory):

@@ -11,10 +11,10 @@ from asicgen.i2c import format_transactions
 from asicgen.image import transactions
 from asicgen.regmap import RegisterMap
 from asicgen.rtl import generate_rtl
-from asicgen.vectors import standard_vectors, tie_weights
 from asicgen.weights import WeightSet
 from verif.flow_check import top_wrapper_parameters
 from verif.runner import run_cocotb
+from verif.vectors import standard_vectors, tie_weights
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,7 @@ def test_hardened_tmr_err_is_the_voted_register(tmp_path):
     flip-flop between a voter's inputs and the pin."""
     import json
 
-    from tmr.flow import generate_hardened_top
+    from asicgen.harden import generate_hardened_top
     from tmr.yosys import run_yosys, stage_sources
 
     design = Design.build(EncoderArch(conv_filters=2, dense_units=4), 1)

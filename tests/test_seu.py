@@ -15,10 +15,11 @@ import pytest
 
 from asicgen.arch import EncoderArch
 from asicgen.design import Design
-from asicgen.vectors import region_vectors
+from asicgen.harden import generate_plain_and_hardened
 from asicgen.weights import WeightSet
 from tmr.policy import ae_top_policy
-from verif.seu import prepare_build, prepare_campaign, run_seu
+from verif.seu import prepare_campaign, run_seu, seu_builds
+from verif.vectors import region_vectors
 
 STREAM_UPSETS = 2000
 I2C_TRANSACTIONS = 5  # one of each kind (verif.seu.I2cTraffic.KINDS)
@@ -46,7 +47,8 @@ def failures(results_xml: Path) -> dict[str, str]:
 def run_build(tmp_path_factory, hardened: bool) -> dict:
     design = tiny_design()
     build = tmp_path_factory.mktemp("seu_tmr" if hardened else "seu_plain")
-    seu = prepare_build(build, design, hardened)
+    sources, netlist, tmr = generate_plain_and_hardened(build, design, "tests/test_seu.py")
+    seu = seu_builds(sources, netlist, tmr.report)[int(hardened)]
     registers = [t.name for t in seu.table]
     targets = seu.protected
     if not hardened:

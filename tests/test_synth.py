@@ -9,9 +9,10 @@ from asicgen import synth
 from asicgen.arch import EncoderArch
 from asicgen.cli import main
 from asicgen.design import Design
-from asicgen.vectors import standard_vectors
+from asicgen.rtl import generate_rtl
 from asicgen.weights import WeightSet
 from verif.tb_throughput import compare, pack_rows, run_throughput
+from verif.vectors import standard_vectors
 
 #: a small encoder: 2 filters, 4 outputs (188 weights, 728 MACs)
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
@@ -95,12 +96,14 @@ def small_stream(tmp_path_factory):
     design = Design.build(SMALL, 2)
     weights = WeightSet.random(design, np.random.default_rng(5))
     codes = standard_vectors(design, per_region=40, seed=4, random_rows=100).codes[:400]
-    return design, weights, codes, tmp_path_factory.mktemp("throughput")
+    build = tmp_path_factory.mktemp("throughput")
+    generate_rtl(build / "rtl", design, "test")
+    return design, weights, codes, build
 
 
 def test_throughput_bench_is_bit_exact(small_stream):
     design, weights, codes, build = small_stream
-    r = run_throughput(design, weights, codes, build, optimise=False)
+    r = run_throughput(design, weights, codes, build / "rtl", build, optimise=False)
     assert r.modules == len(codes) == r.checked and r.mismatches == 0, r.first_mismatches
     assert r.modules_per_s > 0
 
@@ -111,6 +114,6 @@ def test_throughput_bench_detects_a_mismatch(small_stream):
     words = weights.words().copy()
     first = design.dense.bias_tensor.first_word
     words[first] = (words[first] + 17) % 32 - 16
-    r = run_throughput(design, weights, codes, build, model_weights=WeightSet.from_words(design, words),
-                       optimise=False)
+    r = run_throughput(design, weights, codes, build / "rtl", build,
+                       model_weights=WeightSet.from_words(design, words), optimise=False)
     assert r.checked == len(codes) and r.mismatches > 0 and r.first_mismatches

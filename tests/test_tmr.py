@@ -313,9 +313,10 @@ def test_hardened_ae_top_is_equivalent_and_every_replica_survives_synthesis(ii, 
     synthesis keeps three copies of every protected flip-flop. A small network (188 weights)
     keeps it within CI time; the logic is the same generator's."""
     from asicgen.design import Design
+    from asicgen.harden import generate_hardened_top
     from asicgen.rtl import FILE_ORDER, generate_rtl
     from asicgen.synth import synthesise_rtl
-    from tmr.flow import check_survival, generate_hardened_top
+    from tmr.flow import check_survival
     from tmr.policy import ae_top_policy
 
     design = Design.build(SMALL, ii)

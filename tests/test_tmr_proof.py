@@ -10,9 +10,10 @@ import pytest
 
 from asicgen.arch import EncoderArch
 from asicgen.design import Design
+from asicgen.harden import generate_hardened_top
 from asicgen.rtl import FILE_ORDER, generate_rtl
 from tmr import flow as tmr_flow
-from tmr.flow import generate_hardened_top, harden_sources
+from tmr.flow import harden_sources
 from tmr.mutants import MUTANTS
 from tmr.policy import Policy, ae_top_policy
 from tmr.proof import ANY_UPSET, Kind, prove_kind, validate

@@ -40,7 +40,8 @@ def test_saved_encoder_reloads_with_qkeras_and_reproduces_the_integer_weights(tr
     from qkeras.utils import load_qmodel
 
     from asicgen.arch import EncoderArch
-    from training.model import CUSTOM_OBJECTS, quantised_integer_weights
+    from training.model import CUSTOM_OBJECTS
+    from training.qkeras_import import quantised_integer_weights
 
     encoder = load_qmodel(str(trained / "model" / "encoder.h5"), custom_objects=CUSTOM_OBJECTS,
                           compile=False)

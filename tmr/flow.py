@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asicgen.atomic import write_text
-from asicgen.outputs import RTL_TMR_KIND
 from tmr.netlist import Module
 from tmr.policy import Policy
 from tmr.proof import Proof, prove
@@ -318,25 +317,6 @@ def write_hardened(hardened: Hardened, out: Path, header: str = "") -> None:
     write_text(out, header + hardened.verilog)
     write_text(out.with_suffix(".tmr.md"), report_markdown(hardened))
     write_text(out.with_suffix(".tmr.json"), report_json(hardened))
-
-
-def generate_hardened_top(rtl_dir: Path, out_dir: Path, design, command: str) -> Hardened:
-    """Harden the generated ae_top in `rtl_dir` (asicgen generate --tmr) into `out_dir`."""
-    from asicgen import __version__
-    from asicgen.render import Stamp, write_tree
-    from asicgen.rtl import FILE_ORDER, TOP_FILE
-    from tmr.policy import ae_top_policy
-
-    hardened = harden_sources([Path(rtl_dir) / name for name in FILE_ORDER], ae_top_policy(),
-                              Path(TOP_FILE).stem)
-    stamp = Stamp(f"TMR-hardened {hardened.top}: {design.summary()}", design.digest(), command)
-    files = {"ae_top.v": stamp.header("ae_top.v") + hardened.verilog,
-             "tmr_report.md": report_markdown(hardened), "tmr_report.json": report_json(hardened)}
-    write_tree(Path(out_dir), files, {"tool": f"asicgen {__version__}", "kind": RTL_TMR_KIND,
-                                      "design": design.to_raw(), "design_sha256": design.digest(),
-                                      "ii": design.ii, "latency": design.latency, "top": hardened.top,
-                                      "file_order": ["ae_top.v"], "command": command})
-    return hardened
 
 
 def check_survival(flops_after_synthesis: int, report: Report) -> str:

@@ -120,7 +120,7 @@ def ae_top_policy() -> Policy:
     from asicgen.design import Design
     from asicgen.regmap import RegisterMap
 
-    classes = [f.name for f in RegisterMap.for_design(Design.build(EncoderArch())).register("TMR_ERR").fields]
+    classes = [f.name for f in RegisterMap.for_design(Design.build(EncoderArch())).reg.TMR_ERR.fields]
     return Policy.from_raw({
         "rules": [
             {"match": "u_regfile.weights_q", "policy": "full", "class": "weights"},

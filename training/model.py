@@ -121,15 +121,3 @@ def images_from_inputs(inputs: np.ndarray, arch: EncoderArch) -> np.ndarray:
     scale = arch.input_type.scale
     layout = layout_by_name(arch.layout)
     return layout.to_image(inputs.astype(np.float32) / scale)
-
-
-def quantised_integer_weights(encoder: keras.Model, arch: EncoderArch) -> dict[str, np.ndarray]:
-    """The encoder's weights on the quantiser grid, as integers (value * 2^frac).
-
-    Order: conv kernel, conv bias, dense kernel, dense bias (SPEC section 8).
-    """
-    from asicgen.design import Design
-    from asicgen.qkeras_import import weights_from_qkeras
-
-    weights = weights_from_qkeras(encoder, Design.build(arch))
-    return {name: np.array(values) for name, values in weights.tensors.items()}

@@ -321,7 +321,7 @@ def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None,
     # that has since been closed (a test harness's capture, a redirected interpreter)
     stream = stream if stream is not None else sys.stderr
     out_dir = check_folder_output(Path(out_dir), TRAIN_KIND, force=force, inputs=job.region.data_files)
-    from training.model import quantised_integer_weights
+    from training.qkeras_import import quantised_integer_weights
 
     t0 = time.perf_counter()
     settings = job.settings

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from asicgen.design import Design
 from asicgen.image import hex_text
+from asicgen.naming import DATAPATH_FILES
 from asicgen.render import Stamp
-from asicgen.rtl import generate_rtl
-from asicgen.vectors import VectorSet, expected_words, pack_rows
 from asicgen.weights import WeightSet
 from verif.runner import SimulationError, verilator_environment
+from verif.vectors import VectorSet, expected_words, pack_rows
 
 TESTBENCH = Path(__file__).with_name("tb_bulk.sv")
 
@@ -35,12 +35,14 @@ class BulkResult:
         return self.modules / self.seconds if self.seconds else 0.0
 
 
-def build_bulk(design: Design, build_dir: Path, optimise: bool = True) -> tuple[Path, float, float]:
-    """Verilate the RTL with the bulk testbench; (binary, seconds, peak memory of the build in MiB)."""
+def build_bulk(design: Design, rtl_dir: Path, build_dir: Path,
+               optimise: bool = True) -> tuple[Path, float, float]:
+    """Verilate the datapath of the RTL in `rtl_dir` (as `asicgen generate` writes it) with the bulk
+    testbench; (binary, seconds, peak memory of the build in MiB)."""
     import resource
 
     verilator_environment(optimise)
-    sources = generate_rtl(build_dir / "rtl", design, "bulk testbench")
+    sources = [Path(rtl_dir) / name for name in DATAPATH_FILES]
     c = design.converter
     params = {"NumTc": c.n_tc, "TcBits": c.tc_code.bits, "ImageBytes": design.image_bytes,
               "ImageBits": design.image_bits, "SumBits": c.sum_code.bits, "Units": design.n_outputs,
@@ -52,7 +54,7 @@ def build_bulk(design: Design, build_dir: Path, optimise: bool = True) -> tuple[
            *(["-O3", "--x-assign", "fast", "--x-initial", "fast"] if optimise else []),
            "--top-module", "tb_bulk",
            "-Mdir", str(build_dir / "obj"), "-o", "tb_bulk", *(f"-G{k}={v}" for k, v in params.items()),
-           *map(str, sources[:5]), str(TESTBENCH)]
+           *map(str, sources), str(TESTBENCH)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from asicgen.rtl import FILE_ORDER
-from asicgen.vectors import standard_vectors
+from asicgen.naming import FILE_ORDER
 from asicgen.weights import WeightSet
 from tmr.transform import replica_base
 from verif.runner import Public, SimResult, run_cocotb
+from verif.vectors import standard_vectors
 
 WRAPPER = Path(__file__).with_name("tb_ae_top.sv")
 
@@ -43,7 +43,7 @@ def hardened_public_signals() -> list[Public]:
 
 def verify_hardened_top(rtl_tmr_dir: Path, weights: WeightSet, build_dir: Path,
                         per_region: int = 150) -> SimResult:
-    """Stream the TMR-hardened ae_top in `rtl_tmr_dir` (written by tmr.flow.generate_hardened_top)
+    """Stream the TMR-hardened ae_top in `rtl_tmr_dir` (written by asicgen.harden.generate_hardened_top)
     with the vectors and tests of `verify_top`, bit-exact against the Python model.
 
     Only the signals the tests touch are public, so Verilator optimises the rest of the netlist."""

@@ -360,9 +360,9 @@ class I2cTraffic:
         self.errors: list[str] = []
         self.transactions = 0
         self.kinds: Counter[str] = Counter()
-        regmap = model.regmap
-        self.control = [regmap.register(n) for n in ("ID", "VERSION", "BUILD", "ELINK_MODE", "CTRL")]
-        mode = regmap.register("ELINK_MODE").fields[0]
+        reg = model.regmap.reg
+        self.control = [reg.ID, reg.VERSION, reg.BUILD, reg.ELINK_MODE, reg.CTRL]
+        mode = reg.ELINK_MODE.field.elinks
         self.illegal_modes = [v for v in range(1 << mode.width) if v not in mode.legal]
 
     async def write(self, address: int, data: bytes) -> None:
@@ -390,12 +390,12 @@ class I2cTraffic:
         if kind == "control read":
             await self.read(self.control[0].address, len(self.control))
         elif kind == "mode write":
-            mode = self.model.regmap.register("ELINK_MODE")
+            mode = self.model.regmap.reg.ELINK_MODE
             value = self.model.values[mode.name] if rng.random() < 0.5 else rng.choice(self.illegal_modes)
             await self.write(mode.address, bytes([value]))
             await self.read(mode.address, 1)
         elif kind == "ctrl write":
-            ctrl = self.model.regmap.register("CTRL")
+            ctrl = self.model.regmap.reg.CTRL
             await self.write(ctrl.address, bytes([self.model.values[ctrl.name]]))
         elif kind in ("weights read", "weights rewrite"):
             start = rng.randrange(window.n_bytes)
@@ -415,7 +415,7 @@ def tmr_classes(design: Design) -> list[str]:
     """The error classes in the order of the TMR_ERR flag bits."""
     from asicgen.regmap import RegisterMap
 
-    return [f.name for f in RegisterMap.for_design(design).register("TMR_ERR").fields]
+    return [f.name for f in RegisterMap.for_design(design).reg.TMR_ERR.fields]
 
 
 @dataclass(frozen=True)
@@ -441,21 +441,13 @@ def report_targets(report: Any) -> tuple[list[Target], list[Target]]:
             [Target(r.name, r.width, "none", r.error_class) for r in report.single])
 
 
-def prepare_builds(build: Path, design: Design, command: str = "asicgen seu") -> tuple[SeuBuild, SeuBuild]:
-    """Generate the RTL and harden it: (the plain build, the hardened build)."""
-    from asicgen.rtl import generate_rtl
-    from tmr.flow import generate_hardened_top
-
-    sources = generate_rtl(Path(build) / "rtl", design, command)
-    report = generate_hardened_top(Path(build) / "rtl", Path(build) / "tmr", design, command).report
+def seu_builds(plain_sources: Sequence[Path], hardened_netlist: Path,
+               report: Any) -> tuple[SeuBuild, SeuBuild]:
+    """(the plain build, the hardened build) of a campaign: the generated RTL, the netlist the TMR
+    pass made of it and the pass's report (e.g. `asicgen.harden.generate_plain_and_hardened`)."""
     protected, single = report_targets(report)
-    return (SeuBuild(list(sources), protected, single, False),
-            SeuBuild([Path(build) / "tmr" / "ae_top.v"], protected, single, True))
-
-
-def prepare_build(build: Path, design: Design, hardened: bool) -> SeuBuild:
-    """One of `prepare_builds`."""
-    return prepare_builds(build, design)[int(hardened)]
+    return (SeuBuild(list(plain_sources), protected, single, False),
+            SeuBuild([Path(hardened_netlist)], protected, single, True))
 
 
 def prepare_campaign(build_dir: Path, seu: SeuBuild, design: Design, weights: Any, codes: Any,

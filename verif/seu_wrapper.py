@@ -73,7 +73,7 @@ def write_stream_files(directory: Path, design: Any, weights: Any, codes: np.nda
                        elinks: int) -> StreamFiles:
     """Write the TC words of `codes` and the bit-exact model's outputs for them (e-link mode
     `elinks`), one hex word a line."""
-    from asicgen.vectors import expected_words, pack_rows
+    from verif.vectors import expected_words, pack_rows
 
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)

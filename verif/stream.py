@@ -18,8 +18,8 @@ from cocotb.triggers import ClockCycles, ReadOnly, ReadWrite, RisingEdge
 
 from asicgen import golden
 from asicgen.design import Design
-from asicgen.vectors import pack_rows
 from asicgen.weights import WeightSet
+from verif.vectors import pack_rows
 
 CLOCK_NS = 25
 

@@ -265,12 +265,13 @@ class Scoreboard:
     # -- hardware-side events (not part of the model's bus view) ----------------------
 
     def model_flags(self, flags: int) -> None:
-        reg = self.cfg.regmap.register("TMR_ERR")
-        bits = sum(((flags >> i) & 1) << f.lsb for i, f in enumerate(reg.fields))
-        self.model.values[reg.name] |= bits
+        reg = self.cfg.regmap.reg.TMR_ERR
+        # bit i of the RTL's flag vector is the i-th field of the register
+        raised = {f.name: (flags >> i) & 1 for i, f in enumerate(reg.fields)}
+        self.model.values[reg.name] |= reg.encode(**raised)
 
     def model_upsets(self, count: int) -> None:
-        limit = (1 << self.cfg.regmap.counter_bits) - 1
+        limit = self.cfg.regmap.counter_max
         self.model.upset_count = min(self.model.upset_count + count, limit)
 
     # -- whole-state comparison ---------------------------------------------------------
@@ -389,10 +390,11 @@ async def test_reset_state(dut):
     env = Env(dut)
     sb = await env.start()
     regmap = env.cfg.regmap
-    ident = await sb.read(regmap.register("ID").address, 3)
+    reg = regmap.reg
+    ident = await sb.read(reg.ID.address, 3)
     d = env.cfg.design
-    assert ident == bytes([regmap.register("ID").reset, regmap.register("VERSION").reset,
-                           d.ii | (d.latency << 4)]), ident.hex()
+    assert ident == bytes([reg.ID.reset, reg.VERSION.reset,
+                           reg.BUILD.encode(ii=d.ii, latency=d.latency)]), ident.hex()
     await env.finish()
 
 
@@ -462,7 +464,7 @@ async def test_burst_off_the_end(dut):
     await sb.write(window.last - 3, env.random_bytes(9))
     await sb.read(window.last - 3, 8)  # reads past the end return 0xFF
     last_reg = regmap.registers[-1].address
-    await sb.write(regmap.register("ELINK_MODE").address, bytes([3, 0, 0x0F, 0, 0, 0x55]))
+    await sb.write(regmap.reg.ELINK_MODE.address, bytes([3, 0, 0x0F, 0, 0, 0x55]))
     await sb.write(last_reg, bytes([0, 0x12]))
     await sb.read(last_reg - 1, 4)
     await env.finish()
@@ -501,8 +503,7 @@ async def test_read_only_registers(dut):
     env = Env(dut)
     sb = await env.start()
     regmap = env.cfg.regmap
-    for name in ("ID", "VERSION", "BUILD"):
-        reg = regmap.register(name)
+    for reg in (regmap.reg.ID, regmap.reg.VERSION, regmap.reg.BUILD):
         assert await sb.read(reg.address, 1) == bytes([reg.reset])
         await sb.write(reg.address, bytes([reg.reset ^ 0xFF]))
         assert await sb.read(reg.address, 1) == bytes([reg.reset])
@@ -515,8 +516,8 @@ async def test_elink_mode_and_enable(dut):
     env = Env(dut)
     sb = await env.start()
     regmap = env.cfg.regmap
-    elink = regmap.register("ELINK_MODE").address
-    ctrl = regmap.register("CTRL").address
+    elink = regmap.reg.ELINK_MODE.address
+    ctrl = regmap.reg.CTRL.address
     for value in (3, 0, 7, 2, 1, 6, 0x0C, 5, 0xF9, 4, 0xFF):
         await sb.write(elink, bytes([value]))
         if sb.model.field_value("ELINK_MODE", "elinks") != _resolved(dut.elinks):
@@ -535,10 +536,10 @@ async def test_tmr_flags_and_upset_counter(dut):
     env = Env(dut)
     sb = await env.start()
     regmap = env.cfg.regmap
-    flags_reg = regmap.register("TMR_ERR")
+    flags_reg = regmap.reg.TMR_ERR
     n_flags = len(flags_reg.fields)
-    lo = regmap.register("UPSET_COUNT_LO").address
-    hi = regmap.register("UPSET_COUNT_HI").address
+    lo = regmap.reg.UPSET_COUNT_LO.address
+    hi = regmap.reg.UPSET_COUNT_HI.address
 
     await env.pulse(dut.tmr_flags, 0b0101 & ((1 << n_flags) - 1))
     sb.model_flags(0b0101)
@@ -575,7 +576,7 @@ async def test_tmr_flags_and_upset_counter(dut):
     await sb.check_state()
 
     # saturation: start just below the top by a deposit, count past it
-    top = (1 << regmap.counter_bits) - 1
+    top = regmap.counter_max
     dut.u_regfile.upset_count_q.value = top - 2
     sb.model.upset_count = top - 2
     await env.pulse(dut.upset, 1, 6)
@@ -616,7 +617,7 @@ async def test_speeds(dut):
         address = window.base + env.rng.randrange(window.n_bytes - 4)
         await sb.write(address, env.random_bytes(4))
         await sb.read(address, 4)
-        await sb.write(env.cfg.regmap.register("ELINK_MODE").address, bytes([env.rng.choice((2, 3, 4, 5))]))
+        await sb.write(env.cfg.regmap.reg.ELINK_MODE.address, bytes([env.rng.choice((2, 3, 4, 5))]))
     sb.driver.use_speed(env.cfg.scl_hz)
     await env.finish()
 
@@ -724,7 +725,7 @@ async def test_glitches_during_transfer(dut):
         address = window.base + rng.randrange(window.n_bytes - 8)
         await sb.write(address, env.random_bytes(8))
         await sb.read(address, 8)
-    await sb.write(env.cfg.regmap.register("ELINK_MODE").address, b"\x02\x00")
+    await sb.write(env.cfg.regmap.reg.ELINK_MODE.address, b"\x02\x00")
     injector.cancel()
     dut.scl_glitch.value = 0
     dut.sda_glitch.value = 0
@@ -740,8 +741,8 @@ async def test_reset_mid_transaction(dut):
     env = Env(dut)
     sb = await env.start()
     window = env.cfg.regmap.weights
-    elink = env.cfg.regmap.register("ELINK_MODE").address
-    ctrl = env.cfg.regmap.register("CTRL").address
+    elink = env.cfg.regmap.reg.ELINK_MODE.address
+    ctrl = env.cfg.regmap.reg.CTRL.address
     drove_low: list[float] = []
 
     async def watch_sda():

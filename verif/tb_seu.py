@@ -114,24 +114,24 @@ class SeuBench:
 
     async def read_status(self) -> tuple[int, int]:
         """(TMR_ERR, UPSET_COUNT) over I2C."""
-        flags = self.regmap.register("TMR_ERR").address
+        flags = self.regmap.reg.TMR_ERR.address
         acks, data = await self.i2c.read(DEVICE, flags, 3)  # TMR_ERR, UPSET_COUNT_LO, _HI
         assert all(acks), f"status read NACKed: {acks}"
-        return data[0], data[1] | data[2] << 8
+        return data[0], self.regmap.counter_value(data[1:])
 
     async def clear_status(self) -> None:
-        acks = await self.i2c.write(DEVICE, self.regmap.register("TMR_ERR").address, bytes([0xFF, 0]))
+        acks = await self.i2c.write(DEVICE, self.regmap.reg.TMR_ERR.address, bytes([0xFF, 0]))
         assert all(acks), f"status clear NACKed: {acks}"
 
     def expected_flags(self, classes: set[str]) -> int:
-        fields = self.regmap.register("TMR_ERR").fields
-        return sum(1 << f.lsb for f in fields if f.name in classes)
+        reg = self.regmap.reg.TMR_ERR
+        return reg.encode(**{f.name: int(f.name in classes) for f in reg.fields})
 
     async def check_status(self, upsets: list[Upset], clear: bool = True) -> dict[str, int]:
         """TMR_ERR and UPSET_COUNT over I2C against `upsets` (those since the last clear): the
         classes they hit, and their number (the counter saturates); then clear them."""
         flags, count = await self.read_status()
-        limit = (1 << self.regmap.counter_bits) - 1
+        limit = self.regmap.counter_max
         if clear:
             await self.clear_status()
         return {"flags": flags, "flags_expected": self.expected_flags({u.error_class for u in upsets}),
@@ -265,7 +265,7 @@ async def flags_name_the_class_and_counter_saturates(dut):
         assert not upset.problems, upset.problems
         assert flags == tb.expected_flags({cls}) and count == 1, per_class[cls]
 
-    limit = (1 << tb.regmap.counter_bits) - 1
+    limit = tb.regmap.counter_max
     counter = tb.copies("u_regfile.upset_count_q")
     await RisingEdge(dut.clk)
     counter.set(limit - 3)  # all copies: a state, not an upset
@@ -274,7 +274,7 @@ async def flags_name_the_class_and_counter_saturates(dut):
         await RisingEdge(dut.clk)
         await tb.injector.random_upset()
     _, saturated = await tb.read_status()
-    acks = await tb.i2c.write(DEVICE, tb.regmap.register("UPSET_COUNT_HI").address, b"\x00")
+    acks = await tb.i2c.write(DEVICE, tb.regmap.reg.UPSET_COUNT_HI.address, b"\x00")
     assert all(acks)
     _, cleared = await tb.read_status()
     tb.write_stats("flags", {"per_class": per_class, "counter_preset": limit - 3, "upsets_after_preset": 6,

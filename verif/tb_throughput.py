@@ -39,8 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from asicgen.design import Design
-from asicgen.vectors import expected_words, pack_rows  # noqa: F401  (re-exported)
+from asicgen.naming import CORE_FILES
 from asicgen.weights import WeightSet
+from verif.vectors import expected_words, pack_rows  # noqa: F401  (re-exported)
 
 WRAPPER = Path(__file__).with_name("tb_throughput_top.sv")
 TOPLEVEL = "tb_throughput_top"
@@ -131,14 +132,13 @@ def wrapper_parameters(design: Design) -> dict[str, int]:
             "ModeBits": max(m.elinks for m in design.elink_modes).bit_length()}
 
 
-def _simulate(design: Design, build_dir: Path, config: dict, plusargs: list[str], optimise: bool) -> float:
+def _simulate(design: Design, rtl_dir: Path, build_dir: Path, config: dict, plusargs: list[str],
+              optimise: bool) -> float:
     """Build (incrementally) and run the cocotb test; the build's seconds."""
-    from asicgen.rtl import CORE_TEMPLATES, generate_rtl
     from verif.runner import CONFIG_ENV, _jsonable, verilator_environment
 
     verilator_environment(optimise)
-    sources = [p for p in generate_rtl(build_dir / "rtl", design, "verif.tb_throughput")
-               if p.name in CORE_TEMPLATES] + [WRAPPER]
+    sources = [Path(rtl_dir) / name for name in CORE_FILES] + [WRAPPER]
     config_path = build_dir / "tb_config.json"
     config_path.write_text(json.dumps(config, default=_jsonable))
     sim = build_dir / "sim"
@@ -158,10 +158,11 @@ def _simulate(design: Design, build_dir: Path, config: dict, plusargs: list[str]
     return seconds
 
 
-def run_throughput(design: Design, weights: WeightSet, codes: np.ndarray, build_dir: Path, *,
+def run_throughput(design: Design, weights: WeightSet, codes: np.ndarray, rtl_dir: Path, build_dir: Path, *,
                    elinks: int | None = None, model_weights: WeightSet | None = None,
                    optimise: bool = True) -> ThroughputResult:
-    """Stream `codes` through the datapath, one module per II clocks, and check every output.
+    """Stream `codes` through the datapath of the RTL in `rtl_dir` (as `asicgen generate` writes it),
+    one module per II clocks, and check every output.
 
     `model_weights` (default: `weights`) computes the expected outputs; giving other
     weights than the DUT's shows that the check fails.
@@ -181,8 +182,8 @@ def run_throughput(design: Design, weights: WeightSet, codes: np.ndarray, build_
     model = model_weights if model_weights is not None else weights
     config = {"design": design.to_raw(), "model_weights": model.words(), "elinks": mode,
               "codes": build_dir / "codes.npy", "report": report}
-    build_seconds = _simulate(design, build_dir, config, [f"+weights={weights_hex}", f"+elinks={mode}"],
-                              optimise)
+    plusargs = [f"+weights={weights_hex}", f"+elinks={mode}"]
+    build_seconds = _simulate(design, rtl_dir, build_dir, config, plusargs, optimise)
     if not report.exists():
         log = build_dir / "sim" / "sim.log"
         raise SimulationError(f"the throughput testbench wrote no report; see {log}")

@@ -211,3 +211,12 @@ def set_qkeras_weights(model, weights: WeightSet) -> None:
         scale = stage.weight_type.scale
         layer.set_weights([weights[stage.kernel_tensor.name] / scale,
                            weights[stage.bias_tensor.name] / scale])
+
+
+def quantised_integer_weights(encoder: Any, arch: EncoderArch) -> dict[str, np.ndarray]:
+    """The encoder's weights on the quantiser grid, as integers (value * 2^frac).
+
+    Order: conv kernel, conv bias, dense kernel, dense bias (SPEC section 8).
+    """
+    weights = weights_from_qkeras(encoder, Design.build(arch))
+    return {name: np.array(values) for name, values in weights.tensors.items()}

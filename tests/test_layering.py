@@ -1,0 +1,115 @@
+"""The layers point one way (README, "Layout"): the ground floor (the contract: geometry, codecs,
+architecture, description, naming, register map, bit-exact model, strict parsing, atomic
+output) imports nothing above it; training, rtl_wrappers, tmr and verif stand on it; the
+asicgen writers and the CLI sit on top. Imports inside functions count too, and no two
+modules import each other, directly or round a circle."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("asicgen", "training", "rtl_wrappers", "tmr", "verif")
+#: the ground floor: modules of the contract
+GROUND = frozenset({
+    "asicgen", "asicgen.arch", "asicgen.atomic", "asicgen.design", "asicgen.golden", "asicgen.i2c",
+    "asicgen.image", "asicgen.naming", "asicgen.outputs", "asicgen.raw", "asicgen.regmap", "asicgen.render",
+    "asicgen.weights", "training.codec", "training.geometry", "training.normalise",
+})
+#: the packages standing on the ground floor; the rest of asicgen sits on top of them
+MIDDLE = ("training", "rtl_wrappers", "tmr", "verif")
+
+
+def layer(module: str) -> int:
+    if module in GROUND:
+        return 0
+    return 1 if module.split(".")[0] in MIDDLE else 2
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_imports() -> dict[str, set[str]]:
+    """module -> the project modules it imports, anywhere in its file (`from a import b` counts as
+    a.b when that is a module, else as a)."""
+    files = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                            for a in node.names}
+        graph[module] = {t for t in targets if t in files and t != module}
+    return graph
+
+
+def test_the_ground_floor_names_real_modules():
+    graph = project_imports()
+    assert set(graph) >= GROUND, sorted(GROUND - set(graph))
+
+
+def test_no_import_points_up():
+    upward = [f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})"
+              for m, targets in sorted(project_imports().items())
+              for t in sorted(targets) if layer(t) > layer(m)]
+    assert not upward, "\n".join(upward)
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for succ in graph.get(node, ()):
+            if succ not in index:
+                visit(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in on_stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_circles_between_modules_or_packages():
+    """Between modules, and between the ground floor and the packages (apart from their ground floor
+    modules): training, rtl_wrappers, tmr and verif never lean on each other both ways."""
+    graph = project_imports()
+    assert circles(graph) == []
+
+    def part(module: str) -> str:
+        return "ground floor" if module in GROUND else module.split(".")[0]
+
+    parts: dict[str, set[str]] = {part(m): set() for m in graph}
+    for module, targets in graph.items():
+        parts[part(module)] |= {part(t) for t in targets} - {part(module)}
+    assert circles(parts) == []
+
+
+def test_the_checks_can_fail():
+    """A made-up graph with a circle and an upward import is caught."""
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert layer("asicgen.design") < layer("verif.seu") < layer("asicgen.cli")
