@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import math
+import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from asicgen import __version__
-from asicgen.atomic import install_interrupt_handler
-from asicgen.outputs import (
+from asicgen.core.atomic import install_interrupt_handler, write_text
+from asicgen.core.design import SUPPORTED_II
+from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS
+from asicgen.core.image import program_cycles, write_image
+from asicgen.core.naming import CLOCK_MHZ, TMR_POLICY_FILE
+from asicgen.core.outputs import (
     FLOW_KIND,
     GENERATE_KIND,
     HLS_KIND,
@@ -22,7 +30,34 @@ from asicgen.outputs import (
     staged_folder,
     write_manifest,
 )
-from asicgen.raw import ConfigError
+from asicgen.core.raw import ConfigError
+from asicgen.core.render import Stamp, is_generated
+from asicgen.csim import CsimError, load_project, run_csim
+from asicgen.harden import generate_hardened_top
+from asicgen.hls import generate_hls
+from asicgen.rtl import generate_rtl
+from asicgen.sources import load_network
+from asicgen.synth import SynthError, synth_command, synthesise_rtl, write_report
+from tmr.flow import REPORT_FORMAT, check_survival, harden_sources, write_hardened
+from tmr.policy import Policy
+from tmr.rate import (
+    DEFAULT_CROSS_SECTION_CM2,
+    DEFAULT_FLUX_CM2_S,
+    FIGURES_FORMAT,
+    Environment,
+    figures,
+    figures_markdown,
+    figures_raw,
+    load_inventory,
+    stamped_markdown,
+    summary_line,
+)
+from tmr.transform import TmrError
+from tmr.yosys import YosysError
+from training.data import MAX_SEED, DataError, is_module_file, region_modules
+from training.regions import DEFAULT_REGION, ELINK_CHOICES, preset, preset_names, resolve_region
+from verif.runner import SimulationError
+from verif.vectors import standard_vectors
 
 # --- argparse types: every numeric option is checked while parsing, before any work starts
 
@@ -30,6 +65,7 @@ from asicgen.raw import ConfigError
 _I2C_RESERVED = ((0x00, 0x07, "general call, START byte, CBUS, other bus formats, Hs-mode controller codes"),
                  (0x78, 0x7F, "10-bit addressing and device ID"))
 _I2C_USABLE = f"0x{_I2C_RESERVED[0][1] + 1:02X}..0x{_I2C_RESERVED[1][0] - 1:02X}"
+_II_HELP = f"initiation interval ({', '.join(map(str, SUPPORTED_II))})"
 
 
 def _integer(text: str, base: int = 10) -> int:
@@ -63,7 +99,6 @@ def _positive(what: str) -> Callable[[str], float]:
 
 
 def _seed(text: str) -> int:
-    from training.data import MAX_SEED
 
     value = _integer(text)
     if not 0 <= value <= MAX_SEED:
@@ -83,19 +118,17 @@ def _one_of(choices: tuple[int, ...], what: str) -> Callable[[str], int]:
 
 
 def _ii(text: str) -> int:
-    from asicgen.design import SUPPORTED_II
 
     return _one_of(SUPPORTED_II, "initiation interval")(text)
 
 
 def _elinks(text: str) -> int:
-    from training.regions import ELINK_CHOICES
 
     return _one_of(ELINK_CHOICES, "e-link mode")(text)
 
 
 def _i2c_address(text: str) -> int:
-    """A 7-bit I2C target address (0x50, 80, 0o120 or 0b1010000) outside the reserved ranges."""
+    """A 7-bit I2C target address (hex, decimal, octal or binary) outside the reserved ranges."""
     value = _integer(text, 0)
     if not 0 <= value <= 0x7F:
         raise argparse.ArgumentTypeError(f"{text} is not a 7-bit I2C address (0x00..0x7F); "
@@ -125,7 +158,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _job(args: argparse.Namespace):
-    from training.regions import DEFAULT_REGION
+    # training.train imports TensorFlow (seconds): only the commands that train pay for it
     from training.train import load_job, with_overrides
 
     job = load_job(args.region or DEFAULT_REGION, args.arch)
@@ -136,7 +169,7 @@ def _job(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     # before anything imports TensorFlow: a path asicgen may not write fails at once
     check_folder_output(Path(args.out), TRAIN_KIND, force=args.force)
-    from training.train import train_region
+    from training.train import train_region  # TensorFlow: after the cheap checks
 
     job = _job(args)
     inputs = _region_inputs(args.region, job.region)
@@ -154,7 +187,7 @@ def _region_inputs(region_arg: str | None, region) -> list[Path]:
 def cmd_flow(args: argparse.Namespace) -> int:
     """The whole flow: train -> weight image -> HLS + C simulation -> RTL -> TMR -> upset rates ->
     RTL simulation."""
-    from asicgen.flow import run_flow
+    from asicgen.flow import run_flow  # imports TensorFlow (training)
 
     out = Path(args.out)
     check_folder_output(out, FLOW_KIND, force=args.force)
@@ -175,9 +208,7 @@ def _report_csim(result) -> None:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    import json
 
-    from asicgen.sources import load_network
 
     network = load_network(Path(args.source), args.ii)
     design = network.design
@@ -190,8 +221,6 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    from asicgen.image import program_cycles, write_image
-    from asicgen.sources import load_network
 
     check_folder_output(Path(args.out), IMAGE_KIND, force=args.force, inputs=[Path(args.source)])
     network = load_network(Path(args.source))
@@ -204,10 +233,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_hls(args: argparse.Namespace) -> int:
-    import time
 
-    from asicgen.hls import generate_hls
-    from asicgen.sources import load_network
 
     check_folder_output(Path(args.out), HLS_KIND, force=args.force, inputs=[Path(args.source)])
     t0 = time.perf_counter()
@@ -223,13 +249,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     The output folder is built whole beside its target and swapped in at the end, so a
     folder never mixes parts of two runs (e.g. an old hls/ beside a new rtl/)."""
-    import json
-    import time
 
-    from asicgen.hls import generate_hls
-    from asicgen.image import write_image
-    from asicgen.rtl import generate_rtl
-    from asicgen.sources import load_network
 
     out = check_folder_output(Path(args.out), GENERATE_KIND, force=args.force, inputs=[Path(args.source)])
     t0 = time.perf_counter()
@@ -242,7 +262,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         write_image(parts["image"], network.weights, network.elinks, args.command_line)
         print(f"[generate] weight image and register map -> {args.out}/image", file=sys.stderr)
         if args.tmr:
-            from asicgen.harden import generate_hardened_top
 
             parts["rtl_tmr"] = stage / "rtl_tmr"
             print("[generate] TMR: hardening ae_top with yosys (about a minute for the default "
@@ -259,7 +278,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         files = {name: sorted(json.loads((path / "manifest.json").read_text())["files"])
                  for name, path in parts.items()}
         if args.synth:
-            from asicgen.synth import synth_command
 
             synth_command(str(parts["rtl"]), [design.ii], stage / "synth", args.command_line)
             if args.tmr:
@@ -276,8 +294,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def _synth_hardened(rtl_tmr: Path, out: Path, design, report, command: str) -> None:
     """Synthesise the hardened ae_top and check that every replica survived."""
-    from asicgen.synth import synthesise_rtl, write_report
-    from tmr.flow import check_survival
 
     result = synthesise_rtl(rtl_tmr, out / "yosys")
     line = check_survival(result.flops, report)
@@ -286,22 +302,24 @@ def _synth_hardened(rtl_tmr: Path, out: Path, design, report, command: str) -> N
 
 
 def _tmr_policy(path: str | None, sources: list[Path]):
-    from tmr.policy import Policy, ae_top_policy
+    """The policy file given, else the one beside the first source (generated RTL has its own),
+    else the default: every register triplicated, the flags on a new error port."""
 
-    if path:
-        return Policy.load(Path(path))
-    if any("module ae_tmr_hook" in source.read_text(errors="replace") for source in sources):
-        return ae_top_policy()
-    return Policy.from_raw({}, "default policy")
+    beside = sources[0].parent / TMR_POLICY_FILE
+    chosen = Path(path) if path else beside if beside.is_file() else None
+    if chosen is None:
+        default = Policy.from_raw({}, "default policy")
+        # worded without "error": on a failure, the error line stays the only one saying it
+        print(f"policy: the default (every register triplicated, voters' flags on a new output port "
+              f"{default.error_port})", file=sys.stderr)
+        return default
+    print(f"policy: {chosen}", file=sys.stderr)
+    return Policy.load(chosen)
 
 
 def cmd_tmr(args: argparse.Namespace) -> int:
     """Triplicate the registers of synthesisable Verilog/SystemVerilog."""
-    import hashlib
-    import time
 
-    from asicgen.render import Stamp, is_generated
-    from tmr.flow import harden_sources, write_hardened
 
     sources = [Path(s) for s in args.sources]
     for source in sources:
@@ -333,14 +351,12 @@ def _is_tmr_report(path: Path) -> bool:
 
 
 def _is_tmr_report_json(path: Path) -> bool:
-    from tmr.flow import REPORT_FORMAT
 
     return _json_format(path) == REPORT_FORMAT
 
 
 def _json_format(path: Path) -> object:
     """The `format` field of a JSON file asicgen wrote, or None."""
-    import json
 
     try:
         data = json.loads(path.read_text())
@@ -367,25 +383,22 @@ def _tmr_report_file(source: Path) -> Path:
 
 
 def _is_seu_rate_output(path: Path) -> bool:
-    from asicgen.render import is_generated
-    from tmr.rate import FIGURES_FORMAT
 
     return _json_format(path) == FIGURES_FORMAT if path.suffix == ".json" else is_generated(path)
 
 
 def cmd_seu_rate(args: argparse.Namespace) -> int:
     """Expected upsets per hour, plain and hardened, and the uncorrectable rate, per error class."""
-    from tmr.rate import Environment, figures, load_inventory, summary_line
 
     report = _tmr_report_file(Path(args.source))
     out = _seu_rate_output(args.out, report)
-    env = Environment(args.cross_section, args.flux, args.clock_mhz, args.chips)
+    env = Environment(cross_section_cm2=args.cross_section, flux_cm2_s=args.flux, chips=args.chips,
+                      clock_mhz=args.clock_mhz)
     fig = figures(load_inventory(report), env)
     text = _seu_rate_text(fig, report, args.command_line, out)
     if out is None:
         print(text, end="")
     else:
-        from asicgen.atomic import write_text
 
         write_text(out, text)
     print(f"{fig.design}: {summary_line(fig)}" + (f"; wrote {args.out}" if out else ""), file=sys.stderr)
@@ -403,9 +416,7 @@ def _seu_rate_output(path: str | None, report: Path) -> Path | None:
 
 def _seu_rate_text(fig, report: Path, command: str, out: Path | None) -> str:
     """The figures as JSON for a .json output, else Markdown (stamped when written to a file)."""
-    import json
 
-    from tmr.rate import figures_markdown, figures_raw, stamped_markdown
 
     if out is None:
         return figures_markdown(fig)
@@ -415,7 +426,6 @@ def _seu_rate_text(fig, report: Path, command: str, out: Path | None) -> str:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from asicgen.synth import synth_command
 
     inputs = [Path(args.source)] if Path(args.source).exists() else []
     check_folder_output(Path(args.out), SYNTH_KIND, force=args.force, inputs=inputs)
@@ -425,8 +435,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_csim(args: argparse.Namespace) -> int:
-    from asicgen.csim import load_project, run_csim
-    from verif.vectors import standard_vectors
 
     vectors = None
     if args.per_region is not None:
@@ -438,8 +446,6 @@ def cmd_csim(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from training.data import is_module_file, region_modules
-    from training.regions import DEFAULT_REGION, resolve_region
 
     region = resolve_region(args.region or DEFAULT_REGION)
     check_file_output(Path(args.out), "module data", is_module_file,
@@ -451,7 +457,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_regions(args: argparse.Namespace) -> int:
-    from training.regions import DEFAULT_REGION, preset, preset_names
 
     for name in preset_names():
         region = preset(name)
@@ -490,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     source_help = "training output directory, QKeras .h5 encoder, or weights .json"
     p = sub.add_parser("describe", help="print the architecture description of a trained network")
     p.add_argument("source", help=source_help)
-    p.add_argument("--ii", type=_ii, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.add_argument("--ii", type=_ii, default=1, help=_II_HELP)
     p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("image", help="weight image (bin, hex), I2C transactions and register map")
@@ -498,8 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--elinks", type=_elinks, default=None,
                    help="e-link mode written after the weights (default: the training region's)")
-    p.add_argument("--device-address", type=_i2c_address, default=0x50,
-                   help=f"7-bit I2C device address for the transaction list, {_I2C_USABLE} (default 0x50)")
+    p.add_argument("--device-address", type=_i2c_address, default=DEFAULT_DEVICE_ADDRESS,
+                   help=f"7-bit I2C device address for the transaction list, {_I2C_USABLE} "
+                        f"(default 0x{DEFAULT_DEVICE_ADDRESS:02X})")
     p.add_argument("--burst", type=_at_least(1, "the burst length in bytes"), default=14,
                    help="data bytes per I2C write (default 14)")
     p.set_defaults(func=cmd_image)
@@ -507,13 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hls", help="Catapult-style HLS C++ project")
     p.add_argument("source", help=source_help)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--ii", type=_ii, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.add_argument("--ii", type=_ii, default=1, help=_II_HELP)
     p.set_defaults(func=cmd_hls)
 
     p = sub.add_parser("generate", help="RTL, HLS project and weight image of a trained network")
     p.add_argument("source", help=source_help)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--ii", type=_ii, default=1, help="initiation interval (1, 2, 4, 8)")
+    p.add_argument("--ii", type=_ii, default=1, help=_II_HELP)
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
     p.add_argument("--tmr", action="store_true", help="also write the TMR-hardened ae_top (rtl_tmr/)")
     p.add_argument("--synth", action="store_true",
@@ -525,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "equivalents, logic depth (OUT/synth.md and synth.json)")
     p.add_argument("source", help="RTL directory written by asicgen, an architecture preset (default, 8x8), "
                                   "or a " + source_help)
-    p.add_argument("--ii", type=_ii, nargs="+", default=[1, 2, 4, 8],
+    p.add_argument("--ii", type=_ii, nargs="+", default=list(SUPPORTED_II),
                    help="initiation intervals (default: 1 2 4 8; an RTL directory has its own)")
     p.add_argument("--out", required=True, help="report directory")
     p.add_argument("--flow", choices=("abc", "noabc"), default="abc",
@@ -536,8 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tmr", help="triplicate the registers of Verilog/SystemVerilog RTL")
     p.add_argument("sources", nargs="+", help="RTL files (read by yosys)")
     p.add_argument("-o", "--output", required=True, help="hardened Verilog file (a report is written beside)")
-    p.add_argument("--policy", default=None, help="policy file (.toml/.json); default: the ae_top policy "
-                                                  "for generated IP, otherwise triplicate every register")
+    p.add_argument("--policy", default=None,
+                   help="policy file (.toml/.json); default: tmr_policy.toml beside the first source "
+                        "(asicgen generate writes one beside the RTL) if there is one, else triplicate every "
+                        "register and add an error port")
     p.add_argument("--top", default=None, help="top module (default: found by yosys)")
     p.set_defaults(func=cmd_tmr)
 
@@ -555,8 +563,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_seu_rate_parser(sub) -> None:
-    from asicgen.naming import CLOCK_MHZ
-    from tmr.rate import DEFAULT_CROSS_SECTION_CM2, DEFAULT_FLUX_CM2_S
 
     p = sub.add_parser("seu-rate", help="expected upsets per hour of the plain and the TMR-hardened build, "
                                         "and the rate of uncorrectable errors, per error class")
@@ -592,14 +598,7 @@ def _add_output_options(commands: dict[str, argparse.ArgumentParser]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import shlex
 
-    from asicgen.csim import CsimError
-    from asicgen.synth import SynthError
-    from tmr.transform import TmrError
-    from tmr.yosys import YosysError
-    from training.data import DataError
-    from verif.runner import SimulationError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)

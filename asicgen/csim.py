@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from asicgen import golden, naming
-from asicgen.design import Design
+from asicgen.core import golden, naming
+from asicgen.core.design import Design
+from asicgen.core.raw import ConfigError
+from asicgen.core.weights import WeightSet
 from asicgen.hls import SOURCES, TB_SOURCE, read_manifest
-from asicgen.raw import ConfigError
-from asicgen.weights import WeightSet
 from verif.vectors import VectorSet, read_table, write_vector_files
 
 CXXFLAGS = ("-O1", "-std=c++11", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-label")

@@ -24,13 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.image import write_image
+from asicgen.core.outputs import GENERATE_KIND, MANIFEST, staged_folder, write_manifest
+from asicgen.core.raw import ConfigError
+from asicgen.core.weights import WeightSet
 from asicgen.hls import generate_hls
-from asicgen.image import write_image
-from asicgen.outputs import GENERATE_KIND, MANIFEST, staged_folder, write_manifest
 from asicgen.rtl import generate_rtl
-from asicgen.weights import WeightSet
+from training.regions import DEFAULT_REGION, preset
 from verif.vectors import standard_vectors
 
 #: the command the stamps name: it rewrites examples/default from the repository root
@@ -58,7 +60,6 @@ def reference_weights() -> WeightSet:
 
 def reference_region() -> tuple[str, int]:
     """The default region and its e-link mode, which the weight image programs after the weights."""
-    from training.regions import DEFAULT_REGION, preset
 
     return DEFAULT_REGION, preset(DEFAULT_REGION).elinks
 
@@ -96,7 +97,6 @@ def _listed(folder: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from asicgen.raw import ConfigError
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) > 1 or any(a.startswith("-") for a in args):

@@ -2,7 +2,7 @@
 TMR -> upset rates -> RTL simulation of the plain and the hardened ae_top, with a summary
 of every stage's result and time.
 
-The flow folder is staged whole and swapped in at the end (see `asicgen.outputs`).
+The flow folder is staged whole and swapped in at the end (see `asicgen.core.outputs`).
 A run that fails after training is still moved into place with its manifest saying
 so, for inspection; an interrupted run leaves the previous flow folder as it was.
 """
@@ -17,7 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from asicgen.outputs import FLOW_KIND, staged_folder, write_manifest
+from asicgen.core.atomic import write_text
+from asicgen.core.image import write_image
+from asicgen.core.naming import CLOCK_MHZ
+from asicgen.core.outputs import FLOW_KIND, staged_folder, write_manifest
+from asicgen.csim import run_csim
+from asicgen.harden import generate_hardened_top
+from asicgen.hls import generate_hls
+from asicgen.rtl import generate_rtl
+from asicgen.sources import load_network
+from tmr.rate import Environment, figures, load_inventory, stamped_markdown, summary_line
+from training.train import train_region
+from verif.flow_check import streamed_modules, verify_hardened_top, verify_top
 
 
 @dataclass
@@ -79,11 +90,9 @@ SEU_RATE_FILE = "seu_rate.md"
 def write_seu_rate(flow_dir: Path, command: str) -> str:
     """Upset rates of the hardened ae_top in `flow_dir`/rtl_tmr, at the default cross-section
     and flux, into `flow_dir`/seu_rate.md; returns the one-line summary."""
-    from asicgen.atomic import write_text
-    from tmr.rate import Environment, figures, load_inventory, stamped_markdown, summary_line
 
     report = Path(flow_dir) / "rtl_tmr" / "tmr_report.json"
-    fig = figures(load_inventory(report), Environment())
+    fig = figures(load_inventory(report), Environment(clock_mhz=CLOCK_MHZ))
     write_text(Path(flow_dir) / SEU_RATE_FILE, stamped_markdown(fig, report, command, SEU_RATE_FILE))
     return summary_line(fig)
 
@@ -93,14 +102,6 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
     """Run every stage into the flow folder `out`; True when every check passed.
 
     `command(sub, source, out)` gives the command line stamped into generated files."""
-    from asicgen.csim import run_csim
-    from asicgen.harden import generate_hardened_top
-    from asicgen.hls import generate_hls
-    from asicgen.image import write_image
-    from asicgen.rtl import generate_rtl
-    from asicgen.sources import load_network
-    from training.train import train_region
-    from verif.flow_check import streamed_modules, verify_hardened_top, verify_top
 
     log = FlowLog(stream if stream is not None else sys.stderr)
     out = Path(out)

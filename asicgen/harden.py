@@ -1,24 +1,24 @@
 """The TMR-hardened ae_top (`asicgen generate --tmr`, the flow's tmr stage): the generated RTL
-through the generic TMR pass (tmr/) with the ae_top policy, written with its stamp, report and
-manifest."""
+through the generic TMR pass (tmr/) with the ae_top policy written beside it
+(`tmr_policy.toml`, `asicgen.tmr_policy`), written with its stamp, report and manifest."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from asicgen import __version__
-from asicgen.design import Design
-from asicgen.naming import FILE_ORDER, TOP_FILE
-from asicgen.outputs import RTL_TMR_KIND
-from asicgen.render import Stamp, write_tree
+from asicgen.core.design import Design
+from asicgen.core.naming import FILE_ORDER, TOP_FILE
+from asicgen.core.outputs import RTL_TMR_KIND
+from asicgen.core.render import Stamp, write_tree
 from asicgen.rtl import generate_rtl
+from asicgen.tmr_policy import load_rtl_policy
 from tmr.flow import Hardened, harden_sources, report_json, report_markdown
-from tmr.policy import ae_top_policy
 
 
 def generate_hardened_top(rtl_dir: Path, out_dir: Path, design: Design, command: str) -> Hardened:
     """Harden the generated ae_top in `rtl_dir` (asicgen generate --tmr) into `out_dir`."""
-    hardened = harden_sources([Path(rtl_dir) / name for name in FILE_ORDER], ae_top_policy(),
+    hardened = harden_sources([Path(rtl_dir) / name for name in FILE_ORDER], load_rtl_policy(rtl_dir),
                               Path(TOP_FILE).stem)
     stamp = Stamp(f"TMR-hardened {hardened.top}: {design.summary()}", design.digest(), command)
     files = {"ae_top.v": stamp.header("ae_top.v") + hardened.verilog,

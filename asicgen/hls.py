@@ -16,13 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from asicgen import __version__, golden, naming
-from asicgen.design import Design
-from asicgen.image import hex_text
-from asicgen.outputs import HLS_KIND
-from asicgen.render import Stamp, combined_sha256, environment, render, write_tree
-from asicgen.weights import WeightSet
-from training.geometry import layout_by_name
+from asicgen import __version__
+from asicgen.core import golden, naming
+from asicgen.core.design import Design
+from asicgen.core.geometry import layout_by_name
+from asicgen.core.image import hex_text
+from asicgen.core.outputs import HLS_KIND
+from asicgen.core.raw import ConfigError
+from asicgen.core.render import Stamp, combined_sha256, environment, render, write_tree
+from asicgen.core.weights import WeightSet
 from verif.vectors import VectorSet, standard_vectors, table_text
 
 DEFAULT_TECH_LIB = "nangate-45nm_beh"
@@ -167,7 +169,6 @@ def generate_hls(out_dir: Path, weights: WeightSet, command: str, vectors: Vecto
 
 
 def read_manifest(project: Path) -> dict[str, Any]:
-    from asicgen.raw import ConfigError
 
     path = Path(project) / "manifest.json"
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asicgen.design import Design
+from asicgen.core.design import Design
 
 
 def hls4ml_config(model, design: Design) -> dict:

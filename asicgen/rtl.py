@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asicgen import __version__, naming
-from asicgen.design import Design
-from asicgen.naming import CORE_FILES, FILE_ORDER, TOP_FILE
-from asicgen.outputs import RTL_KIND
-from asicgen.regmap import RegisterMap
-from asicgen.render import Stamp, environment, render, write_tree
-from training.geometry import layout_by_name
+from asicgen import __version__
+from asicgen.core import naming
+from asicgen.core.design import Design
+from asicgen.core.geometry import layout_by_name
+from asicgen.core.naming import CORE_FILES, FILE_ORDER, TOP_FILE
+from asicgen.core.outputs import RTL_KIND
+from asicgen.core.regmap import RegisterMap
+from asicgen.core.render import Stamp, environment, render, write_tree
+from asicgen.tmr_policy import policy_file
+from rtl_wrappers.generate import render_wrappers
 
 CORE_TEMPLATES = {name: f"{name}.j2" for name in CORE_FILES}
 
@@ -157,12 +160,21 @@ def context(design: Design) -> dict[str, Any]:
         "tc_port_bits": conv_in.n_tc * conv_in.tc_code.bits, "out_port_bits": dense.n_out * out_bits,
         "clock_mhz": naming.CLOCK_MHZ, "n_tmr_flags": len(regmap.reg.TMR_ERR.fields),
         "classes": [f.name for f in regmap.reg.TMR_ERR.fields],
-        "tmr_note": "Plain build: tmr_err is always 0 (see ae_tmr_hook).",
+        "tmr_note": f"Plain build: {naming.TMR_ERR_PORT} is always 0 (see {naming.TMR_HOOK}).",
+        **_instance_names(),
     }
 
 
+def _instance_names() -> dict[str, str]:
+    """ae_top's instance, hook and error-pin names: the TMR policy selects registers by them."""
+    return {"i2c_instance": naming.I2C_INSTANCE, "regfile_instance": naming.REGFILE_INSTANCE,
+            "core_instance": naming.CORE_INSTANCE, "tmr_hook": naming.TMR_HOOK,
+            "tmr_hook_instance": naming.TMR_HOOK_INSTANCE, "tmr_hook_flags_port": naming.TMR_HOOK_FLAGS_PORT,
+            "tmr_hook_upset_port": naming.TMR_HOOK_UPSET_PORT, "tmr_err_port": naming.TMR_ERR_PORT,
+            "tmr_err_register": naming.TMR_ERR_REGISTER}
+
+
 def rtl_files(design: Design, command: str) -> dict[str, str]:
-    from rtl_wrappers.generate import render_wrappers
 
     stamp = Stamp(f"RTL of {naming.TOP}: {design.summary()}", design.digest(), command)
     env = environment("rtl")
@@ -171,6 +183,8 @@ def rtl_files(design: Design, command: str) -> dict[str, str]:
     files.update(render_wrappers(design, stamp))
     files[TOP_FILE] = render(env, "ae_top.sv.j2", stamp, TOP_FILE, **ctx)
     files["files.f"] = stamp.header("files.f") + "".join(f"{name}\n" for name in FILE_ORDER)
+    # beside the RTL, so that `asicgen tmr` hardens it with its own policy
+    files[naming.TMR_POLICY_FILE] = policy_file(design, stamp)
     return files
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from asicgen.design import Design
-from asicgen.raw import ConfigError
-from asicgen.weights import WeightSet, load_weights_file
+from asicgen.core.design import Design
+from asicgen.core.raw import ConfigError
+from asicgen.core.weights import WeightSet, load_weights_file
+from training.qkeras_import import import_qkeras, load_qkeras_model
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,6 @@ def load_network(path: Path, ii: int = 1) -> TrainedNetwork:
 
 
 def _from_model(path: Path, ii: int) -> TrainedNetwork:
-    from training.qkeras_import import import_qkeras, load_qkeras_model
 
     imported = import_qkeras(load_qkeras_model(path), ii)
     return TrainedNetwork(imported.weights, None, None, path)

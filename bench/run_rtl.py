@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import save_results, say, timed  # noqa: E402
 
-from asicgen.arch import EncoderArch  # noqa: E402
-from asicgen.design import Design  # noqa: E402
+from asicgen.core.arch import EncoderArch  # noqa: E402
+from asicgen.core.design import SUPPORTED_II, Design  # noqa: E402
 
 SECTIONS = ("generation", "build", "throughput", "bulk", "synth", "i2c")
 TARGETS = {"throughput": 5_000, "bulk": 100_000}
@@ -48,7 +48,7 @@ def design_at(ii: int) -> Design:
 def weights_for(design: Design):
     import numpy as np
 
-    from asicgen.weights import WeightSet
+    from asicgen.core.weights import WeightSet
 
     return WeightSet.random(design, np.random.default_rng(SEED))
 
@@ -72,7 +72,7 @@ def generation(work: Path) -> list[dict]:
 
     generate_rtl(work / "warm", design_at(1), "bench")  # imports, template compilation
     rows = []
-    for ii in (1, 2, 4, 8):
+    for ii in SUPPORTED_II:
         design = design_at(ii)
         paths, seconds = timed(lambda d=design, i=ii: generate_rtl(work / f"gen_ii{i}", d, "bench"))
         rows.append({"ii": ii, "seconds": round(seconds, 3), "files": len(paths),
@@ -128,7 +128,7 @@ def synthesis(work: Path) -> dict:
     from asicgen.synth import DEFAULT_FLOW, FLOW_NOTES, report_rows, synthesise
 
     results = []
-    for ii in (1, 2, 4, 8):
+    for ii in SUPPORTED_II:
         results.append(synthesise(design_at(ii), work / "synth", command="bench/run_rtl.py --only synth"))
         say(f"synth II={ii}: {results[-1].gate_equivalents:,.0f} GE in {results[-1].seconds} s")
     rows = [{k: v for k, v in row.items() if k != "cells_by_type"} for row in report_rows(results)]

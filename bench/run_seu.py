@@ -60,8 +60,8 @@ TARGET_SECONDS = 15 * 60
 
 
 def design_for(arch: str, ii: int):
-    from asicgen.arch import EncoderArch
-    from asicgen.design import Design
+    from asicgen.core.arch import EncoderArch
+    from asicgen.core.design import Design
 
     small = EncoderArch(conv_filters=2, dense_units=4)
     return Design.build(EncoderArch() if arch == "default" else small, ii)
@@ -84,8 +84,8 @@ def network(arch: str, ii: int, weights_file: Path | None):
     """(design, weights, region name) of one II."""
     import numpy as np
 
+    from asicgen.core.weights import WeightSet
     from asicgen.sources import load_network
-    from asicgen.weights import WeightSet
 
     design = design_for(arch, ii)
     if arch == "small":
@@ -101,7 +101,7 @@ def network(arch: str, ii: int, weights_file: Path | None):
 
 def region_codes(region: str, modules: int, seed: int):
     """Synthetic modules of `region`, as 4E3M TC codes."""
-    from training.codec import encode_tc
+    from asicgen.core.codec import encode_tc
     from training.data import generate
     from training.regions import preset
 

@@ -34,15 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import save_results, say  # noqa: E402
 
-from asicgen.arch import EncoderArch  # noqa: E402
-from asicgen.design import Design  # noqa: E402
+from asicgen.core.arch import EncoderArch  # noqa: E402
+from asicgen.core.design import SUPPORTED_II, Design  # noqa: E402
 from asicgen.harden import generate_hardened_top  # noqa: E402
 from asicgen.rtl import FILE_ORDER, generate_rtl  # noqa: E402
 from asicgen.synth import synthesise_rtl  # noqa: E402
+from asicgen.tmr_policy import ae_top_policy  # noqa: E402
 from tmr.flow import check_survival, harden_sources, prove_hardening  # noqa: E402
 from tmr.mutants import MUTANTS  # noqa: E402
 from tmr.netlist import Module  # noqa: E402
-from tmr.policy import ae_top_policy  # noqa: E402
 from tmr.proof import kinds_of, prove_kind, validate  # noqa: E402
 from tmr.transform import TmrError, registers  # noqa: E402
 
@@ -187,16 +187,16 @@ def main() -> int:
                      "area_arch": Design.build(area_arch).summary().replace(", II=1, latency 2 clocks", "")}
     with tempfile.TemporaryDirectory(prefix="asicgen-bench-tmr-") as tmp:
         work = Path(tmp)
-        for ii in (1, 2, 4, 8):
+        for ii in SUPPORTED_II:
             row = harden(Design.build(EncoderArch(), ii), work / f"default{ii}")
             say(f"harden and prove default II={ii}: {row['seconds']} s, proof {row['proof']}")
             results["harden"].append(row)
             if ii == 1:
                 results["mutants"] = mutants(work / "default1")
                 say(f"mutants: {[(m['mutant'], m['failed']) for m in results['mutants']]}")
-        for ii in () if args.no_area else (1, 2, 4, 8):
+        for ii in () if args.no_area else SUPPORTED_II:
             results["area"].append(area(Design.build(area_arch, ii), work / f"area{ii}"))
-        for ii in (1, 2, 4, 8):
+        for ii in SUPPORTED_II:
             results["proofs"].append(proof(Design.build(SMALL, ii), work / f"prove_small{ii}"))
             say(f"proof: {results['proofs'][-1]}")
         for ii in args.prove_default:

@@ -9,7 +9,7 @@
   to the register file over a byte bus (`bus_addr_o`, `bus_we_o`, ...).
 * `ae_regfile`: the weight image as one packed register `weights_q` and the
   control and status registers, with the semantics of
-  `asicgen.i2c.RegisterFileModel`.
+  `asicgen.core.i2c.RegisterFileModel`.
 
 Every number the templates print (widths, addresses, reset values, legal-value
 masks) is computed here; the templates only lay out the code.
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asicgen.design import ADDRESS_BITS, Design
-from asicgen.i2c import DEFAULT_GLITCH_FILTER, RESET_IGNORE_CLOCKS, SYNC_STAGES
-from asicgen.raw import ConfigError
-from asicgen.regmap import REGISTER_BITS, Field, Register, RegisterMap
-from asicgen.render import Stamp, environment, render
+from asicgen.core.design import ADDRESS_BITS, Design
+from asicgen.core.i2c import DEFAULT_GLITCH_FILTER, RESET_IGNORE_CLOCKS, SYNC_STAGES
+from asicgen.core.raw import ConfigError
+from asicgen.core.regmap import REGISTER_BITS, Field, Register, RegisterMap
+from asicgen.core.render import Stamp, environment, render
 
 TARGET = "ae_i2c_target"
 REGFILE = "ae_regfile"

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from asicgen.core.codec import decode_tc, encode_tc
+from asicgen.core.normalise import convert_codes
 from training import baselines as B
-from training.codec import decode_tc, encode_tc
 from training.data import generate
-from training.normalise import convert_codes
 from training.regions import preset
 
 

@@ -223,8 +223,8 @@ def test_data_exports_the_modules_of_a_region_with_data_files(tmp_path, capsys):
 
 
 def _design():
-    from asicgen.arch import EncoderArch
-    from asicgen.design import Design
+    from asicgen.core.arch import EncoderArch
+    from asicgen.core.design import Design
 
     return Design.build(EncoderArch.preset("default"))
 
@@ -234,8 +234,8 @@ def _zero_arrays(design) -> dict[str, np.ndarray]:
 
 
 def _golden_float_codes():
-    from asicgen import golden
-    from asicgen.weights import WeightSet
+    from asicgen.core import golden
+    from asicgen.core.weights import WeightSet
 
     design = _design()
     codes = np.zeros((2, 48))
@@ -244,23 +244,23 @@ def _golden_float_codes():
 
 
 def _golden_float_elinks():
-    from asicgen import golden
-    from asicgen.weights import WeightSet
+    from asicgen.core import golden
+    from asicgen.core.weights import WeightSet
 
     design = _design()
     golden.run(design, WeightSet.zeros(design), np.zeros((2, 48), np.int64), 4.5)
 
 
 def _golden_float_elink_array():
-    from asicgen import golden
-    from asicgen.weights import WeightSet
+    from asicgen.core import golden
+    from asicgen.core.weights import WeightSet
 
     design = _design()
     golden.run(design, WeightSet.zeros(design), np.zeros((2, 48), np.int64), np.array([4.0, np.nan]))
 
 
 def _weightset_out_of_range():
-    from asicgen.weights import WeightSet
+    from asicgen.core.weights import WeightSet
 
     design = _design()
     arrays = _zero_arrays(design)
@@ -269,7 +269,7 @@ def _weightset_out_of_range():
 
 
 def _weightset_infinite():
-    from asicgen.weights import WeightSet
+    from asicgen.core.weights import WeightSet
 
     design = _design()
     arrays = _zero_arrays(design)
@@ -278,7 +278,7 @@ def _weightset_infinite():
 
 
 def _weightset_fraction():
-    from asicgen.weights import WeightSet
+    from asicgen.core.weights import WeightSet
 
     design = _design()
     arrays = _zero_arrays(design)
@@ -312,7 +312,7 @@ LIBRARY_CASES = [
 @pytest.mark.parametrize(("call", "error", "message"), LIBRARY_CASES,
                          ids=[c[0].__name__.lstrip("_") for c in LIBRARY_CASES])
 def test_library_refuses_what_it_would_silently_change(call, error, message):
-    from asicgen.raw import ConfigError
+    from asicgen.core.raw import ConfigError
 
     expected = ConfigError if error == "ConfigError" else error
     with pytest.raises(expected) as info:
@@ -322,8 +322,8 @@ def test_library_refuses_what_it_would_silently_change(call, error, message):
 
 
 def test_integer_valued_floats_stay_accepted_by_the_model():
-    from asicgen import golden
-    from asicgen.weights import WeightSet
+    from asicgen.core import golden
+    from asicgen.core.weights import WeightSet
 
     design = _design()
     weights = WeightSet.random(design, np.random.default_rng(4))
@@ -400,9 +400,9 @@ def test_too_large_a_charge_for_64_bits_is_an_error_not_a_traceback(tmp_path):
 
 # --- outputs never destroy what asicgen did not write ---------------------------------
 
-from asicgen.arch import EncoderArch  # noqa: E402
-from asicgen.design import Design as _Design  # noqa: E402
-from asicgen.weights import WeightSet as _WeightSet  # noqa: E402
+from asicgen.core.arch import EncoderArch  # noqa: E402
+from asicgen.core.design import Design as _Design  # noqa: E402
+from asicgen.core.weights import WeightSet as _WeightSet  # noqa: E402
 
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
 
@@ -592,8 +592,8 @@ def test_an_interrupt_swallowed_by_python_still_stops_the_swap(tmp_path):
     import signal
     import weakref
 
-    from asicgen.atomic import install_interrupt_handler
-    from asicgen.outputs import staged_folder, write_manifest
+    from asicgen.core.atomic import install_interrupt_handler
+    from asicgen.core.outputs import staged_folder, write_manifest
 
     target = tmp_path / "run"
     with staged_folder(target, "train") as stage:
@@ -616,9 +616,9 @@ def test_an_interrupt_swallowed_by_python_still_stops_the_swap(tmp_path):
             write_manifest(stage, "train", {})
     finally:
         signal.signal(signal.SIGINT, previous)
-        import asicgen.atomic
+        import asicgen.core.atomic
 
-        asicgen.atomic._interrupt_requested.clear()
+        asicgen.core.atomic._interrupt_requested.clear()
     assert (target / "weights.json").read_text() == "old"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 

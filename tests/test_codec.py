@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from training.codec import SUM_CODE, TC_CODE, decode_sum, decode_tc, encode_sum, encode_tc
-from training.normalise import convert_charges, convert_codes
+from asicgen.core.codec import SUM_CODE, TC_CODE, decode_sum, decode_tc, encode_sum, encode_tc
+from asicgen.core.normalise import convert_charges, convert_codes
 
 
 def spec_encode(value, e_bits, m_bits):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from asicgen.core.geometry import tc_centres
 from training import data as D
-from training.geometry import tc_centres
 from training.regions import Region, preset, preset_names, resolve_region
 
 
@@ -131,7 +131,7 @@ def test_split_is_random_disjoint_and_80_20():
 
 
 def test_region_files_are_strict(tmp_path):
-    from asicgen.raw import ConfigError
+    from asicgen.core.raw import ConfigError
 
     good = tmp_path / "r.toml"
     good.write_text('[region]\nname = "mine"\nbase = "ceh_back"\nelinks = 3\n'

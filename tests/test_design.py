@@ -2,9 +2,9 @@
 
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from asicgen.raw import ConfigError
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.raw import ConfigError
 
 
 def test_default_design_numbers_match_the_spec():

@@ -24,11 +24,11 @@ def test_documents_cite_the_projects_own_spec():
 def test_the_i2c_start_after_reset_window_is_documented():
     """The target ignores a START in the first clocks after reset: a user must read that in
     the generated register map and in the spec, not only in an RTL comment."""
-    from asicgen.arch import EncoderArch
-    from asicgen.design import Design
-    from asicgen.i2c import RESET_IGNORE_CLOCKS
-    from asicgen.image import regmap_markdown
-    from asicgen.render import Stamp
+    from asicgen.core.arch import EncoderArch
+    from asicgen.core.design import Design
+    from asicgen.core.i2c import RESET_IGNORE_CLOCKS
+    from asicgen.core.image import regmap_markdown
+    from asicgen.core.render import Stamp
 
     regmap = regmap_markdown(Design.build(EncoderArch()), Stamp("map", "0", "test"))
     assert f"a START in the first {RESET_IGNORE_CLOCKS} system clocks\nafter `rst_n` rises" in regmap

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from asicgen.core.outputs import MANIFEST
 from asicgen.examples import COMMAND, DEFAULT_DEST, regenerate
-from asicgen.outputs import MANIFEST
 
 #: lines of unified diff shown for the first differing file
 DIFF_LINES = 40

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training import geometry as g
+from asicgen.core import geometry as g
 
 # The published list of 2x2 groups (ECON-T telescope loss): per block, add 16
 # and 32 for the other blocks; then the groups that straddle block borders.

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from asicgen import golden
-from asicgen.arch import EncoderArch, FixedType
-from asicgen.design import Design
-from asicgen.weights import WeightSet
+from asicgen.core import golden
+from asicgen.core.arch import EncoderArch, FixedType
+from asicgen.core.design import Design
+from asicgen.core.weights import WeightSet
 from verif.vectors import standard_vectors, tie_weights
 
 #: modules per region preset; with the corner cases in every mode, each

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from asicgen.weights import WeightSet
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.weights import WeightSet
 from tmr.transform import replica_base
 from verif.flow_check import BACKDOOR_REGISTERS, verify_top
 

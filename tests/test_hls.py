@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from asicgen import golden
-from asicgen.arch import EncoderArch
+from asicgen.core import golden
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.weights import WeightSet
 from asicgen.csim import run_csim
-from asicgen.design import Design
 from asicgen.hls import generate_hls
-from asicgen.weights import WeightSet
 from verif.vectors import VectorSet, standard_vectors, tie_weights
 
 DESIGN = Design.build(EncoderArch())

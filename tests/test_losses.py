@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.geometry import ground_distance
+from asicgen.core.geometry import ground_distance
 from training.losses import make_loss, telescope_loss
 
 

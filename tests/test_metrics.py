@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
+from asicgen.core.geometry import ground_distance
 from training import metrics
 from training.data import generate
-from training.geometry import ground_distance
 from training.regions import preset
 
 

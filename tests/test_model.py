@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.raw import ConfigError
+from asicgen.core.arch import EncoderArch
+from asicgen.core.raw import ConfigError
 
 
 def test_default_and_8x8_architectures_have_the_spec_weight_counts():

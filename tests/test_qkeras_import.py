@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
-from asicgen.arch import EncoderArch
+from asicgen.core.arch import EncoderArch
 from training.model import build_encoder, keras
 from training.qkeras_import import UnsupportedModel, design_from_qkeras, import_qkeras
 

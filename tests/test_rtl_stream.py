@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from asicgen import rtl
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from asicgen.render import Stamp, environment, render
-from asicgen.weights import WeightSet
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.render import Stamp, environment, render
+from asicgen.core.weights import WeightSet
 from verif.runner import run_cocotb
 from verif.vectors import standard_vectors
 

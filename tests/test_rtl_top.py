@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from asicgen.i2c import format_transactions
-from asicgen.image import transactions
-from asicgen.regmap import RegisterMap
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.i2c import format_transactions
+from asicgen.core.image import transactions
+from asicgen.core.regmap import RegisterMap
+from asicgen.core.weights import WeightSet
 from asicgen.rtl import generate_rtl
-from asicgen.weights import WeightSet
 from verif.flow_check import top_wrapper_parameters
 from verif.runner import run_cocotb
 from verif.vectors import standard_vectors, tie_weights

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.weights import WeightSet
 from asicgen.harden import generate_plain_and_hardened
-from asicgen.weights import WeightSet
-from tmr.policy import ae_top_policy
+from asicgen.tmr_policy import ae_top_policy
 from verif.seu import prepare_campaign, run_seu, seu_builds
 from verif.vectors import region_vectors
 

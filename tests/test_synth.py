@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from asicgen import synth
-from asicgen.arch import EncoderArch
 from asicgen.cli import main
-from asicgen.design import Design
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.weights import WeightSet
 from asicgen.rtl import generate_rtl
-from asicgen.weights import WeightSet
 from verif.tb_throughput import compare, pack_rows, run_throughput
 from verif.vectors import standard_vectors
 

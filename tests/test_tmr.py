@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from asicgen.arch import EncoderArch
 from asicgen.cli import main
+from asicgen.core.arch import EncoderArch
 from tmr.equiv import equivalence, netlist_equivalence
 from tmr.flow import VERILOG_LINE_WIDTH, harden_sources, prove_hardening, wrap_verilog, write_hardened
 from tmr.policy import Policy
@@ -218,7 +218,7 @@ def test_two_clocks_are_accepted_when_the_policy_names_them(tmp_path):
 
 
 def test_policy_file_errors_name_the_path(tmp_path):
-    from asicgen.raw import ConfigError
+    from asicgen.core.raw import ConfigError
 
     with pytest.raises(ConfigError, match=r"policy.rules\[0\].policy: 'triple' is not one of"):
         Policy.from_raw({"rules": [{"match": "*", "policy": "triple"}]})
@@ -312,12 +312,12 @@ def test_hardened_ae_top_is_equivalent_and_every_replica_survives_synthesis(ii, 
     with the ae_top policy: formally equivalent to the plain one with no upsets, and a yosys
     synthesis keeps three copies of every protected flip-flop. A small network (188 weights)
     keeps it within CI time; the logic is the same generator's."""
-    from asicgen.design import Design
+    from asicgen.core.design import Design
     from asicgen.harden import generate_hardened_top
     from asicgen.rtl import FILE_ORDER, generate_rtl
     from asicgen.synth import synthesise_rtl
+    from asicgen.tmr_policy import ae_top_policy
     from tmr.flow import check_survival
-    from tmr.policy import ae_top_policy
 
     design = Design.build(SMALL, ii)
     rtl = tmp_path / "rtl"

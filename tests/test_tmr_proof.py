@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
 from asicgen.harden import generate_hardened_top
 from asicgen.rtl import FILE_ORDER, generate_rtl
+from asicgen.tmr_policy import ae_top_policy
 from tmr import flow as tmr_flow
 from tmr.flow import harden_sources
 from tmr.mutants import MUTANTS
-from tmr.policy import Policy, ae_top_policy
+from tmr.policy import Policy
 from tmr.proof import ANY_UPSET, Kind, prove_kind, validate
 from tmr.transform import TmrError
 

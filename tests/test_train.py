@@ -39,7 +39,7 @@ def test_train_writes_every_artefact(trained):
 def test_saved_encoder_reloads_with_qkeras_and_reproduces_the_integer_weights(trained):
     from qkeras.utils import load_qmodel
 
-    from asicgen.arch import EncoderArch
+    from asicgen.core.arch import EncoderArch
     from training.model import CUSTOM_OBJECTS
     from training.qkeras_import import quantised_integer_weights
 
@@ -93,7 +93,7 @@ def test_console_entry_point_lists_regions():
 
 
 def test_training_settings_parse_targets_loss_weights_and_the_sum_input():
-    from asicgen.raw import ConfigError
+    from asicgen.core.raw import ConfigError
     from training.losses import DEFAULT_SCALE_WEIGHTS
     from training.train import TrainSettings
 

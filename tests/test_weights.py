@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from asicgen.i2c import RegisterFileModel, Write, parse_transactions, read_transactions
-from asicgen.image import transactions, write_image
-from asicgen.raw import ConfigError
-from asicgen.regmap import RegisterMap
-from asicgen.weights import WeightSet, load_weights_file, pack_words, unpack_words
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.i2c import RegisterFileModel, Write, parse_transactions, read_transactions
+from asicgen.core.image import transactions, write_image
+from asicgen.core.raw import ConfigError
+from asicgen.core.regmap import RegisterMap
+from asicgen.core.weights import WeightSet, load_weights_file, pack_words, unpack_words
 
 DESIGN = Design.build(EncoderArch())
 

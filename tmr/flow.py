@@ -9,9 +9,11 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace as _replace
 from pathlib import Path
 
-from asicgen.atomic import write_text
+from asicgen.core.atomic import write_text
+from tmr.equiv import netlist_equivalence
 from tmr.netlist import Module
 from tmr.policy import Policy
 from tmr.proof import Proof, prove
@@ -337,9 +339,7 @@ def prove_hardening(sources: Sequence[Path], policy: Policy, top: str, workdir: 
 
     The plain side keeps the hook module's own logic (no errors reported); the hardened
     side has the voters' flags in its place."""
-    from dataclasses import replace as _replace
 
-    from tmr.equiv import netlist_equivalence
 
     workdir = Path(workdir)
     hardened = harden_sources(sources, policy, top, workdir / "harden")

@@ -1,7 +1,7 @@
 """Which registers are triplicated, how, and where the voters' error flags go.
 
 A policy is a list of rules matched in order against each register's name (the
-flattened hierarchical name yosys gives it, e.g. `u_regfile.weights_q`); an RTL
+flattened hierarchical name yosys gives it, e.g. `u_ctrl.state_q`); an RTL
 attribute `(* tmr = "full" | "pipeline" | "none" *)` on the register overrides
 the rules. Policies (SPEC section 9):
 
@@ -14,8 +14,12 @@ the rules. Policies (SPEC section 9):
 
 Every rule names an error class; each class has one flag (the voters of that
 class disagreeing this clock). The flags drive the outputs of a hook cell in the
-design (ae_top's `ae_tmr_hook`: the sticky status bits and the upset counter), or,
-in RTL without a hook, a new output port.
+design (a placeholder module the design's status logic reads: sticky bits, a counter),
+or, in RTL without a hook, a new output port.
+
+A policy is a file (TOML or JSON; `Policy.load`) or plain data (`Policy.from_raw`), and
+writes itself back as TOML (`Policy.to_toml`): the same rules, read back, give the same
+policy.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asicgen.raw import ConfigError, check_keys, get_str, load_config_file
+from asicgen.core.raw import ConfigError, check_keys, get_str, load_config_file
 
 POLICIES = ("full", "pipeline", "none")
 
@@ -44,6 +48,9 @@ class Rule:
 
     def matches(self, register: str) -> bool:
         return fnmatch.fnmatchcase(register, self.pattern)
+
+    def to_raw(self) -> dict[str, str]:
+        return {"match": self.pattern, "policy": self.policy, "class": self.error_class}
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,27 @@ class Policy:
     def load(cls, path: Path) -> Policy:
         return cls.from_raw(load_config_file(Path(path)), str(path))
 
+    def to_raw(self) -> dict[str, Any]:
+        """The policy as plain data, every field explicit: `from_raw` of it gives this policy."""
+        raw: dict[str, Any] = {"default": self.default, "classes": list(self.classes),
+                               "clocks": list(self.clocks), "error_port": self.error_port}
+        if self.hook is not None:
+            raw["hook"] = {"cell_type": self.hook.cell_type, "flags_port": self.hook.flags_port,
+                           "upset_port": self.hook.upset_port}
+        raw["rules"] = [rule.to_raw() for rule in self.rules]
+        return raw
+
+    def to_toml(self) -> str:
+        """The policy as a TOML file, deterministically: the top-level keys, the hook table,
+        then the rules in their matching order."""
+        raw = self.to_raw()
+        lines = [f"{key} = {_toml_value(raw[key])}" for key in ("default", "classes", "clocks", "error_port")]
+        if "hook" in raw:
+            lines += ["", "[hook]", *_toml_pairs(raw["hook"])]
+        for rule in raw["rules"]:
+            lines += ["", "[[rules]]", *_toml_pairs(rule)]
+        return "\n".join(lines) + "\n"
+
     def decide(self, register: str, attribute: str | None) -> tuple[str, str]:
         """(policy, error class) of a register."""
         if attribute is not None:
@@ -113,28 +141,25 @@ class Policy:
         return policy if policy in self.classes else self.classes[0]
 
 
-def ae_top_policy() -> Policy:
-    """The policy of the generated IP: SPEC section 9; the error classes are the fields of
-    the TMR_ERR status register, in order."""
-    from asicgen.arch import EncoderArch
-    from asicgen.design import Design
-    from asicgen.regmap import RegisterMap
+def _toml_pairs(table: dict[str, Any]) -> list[str]:
+    return [f"{key} = {_toml_value(value)}" for key, value in table.items()]
 
-    classes = [f.name for f in RegisterMap.for_design(Design.build(EncoderArch())).reg.TMR_ERR.fields]
-    return Policy.from_raw({
-        "rules": [
-            {"match": "u_regfile.weights_q", "policy": "full", "class": "weights"},
-            {"match": "u_regfile.*", "policy": "full", "class": "config"},
-            # the registered tmr_err pin: status, like the sticky flags it mirrors
-            {"match": "tmr_err_q", "policy": "full", "class": "config"},
-            # pad synchronisers see asynchronous edges: three copies could resolve one differently
-            # and report a false upset; an upset there is a one-clock glitch the filter removes
-            {"match": "u_i2c.*.sync_q", "policy": "none", "class": "fsm"},
-            {"match": "u_i2c.*", "policy": "full", "class": "fsm"},
-            {"match": "u_core.*", "policy": "pipeline", "class": "datapath"},
-        ],
-        "default": "full",
-        "classes": classes,
-        "hook": {"cell_type": "ae_tmr_hook", "flags_port": "flags_o", "upset_port": "upset_o"},
-        "error_port": "tmr_err",
-    }, "ae_top policy")
+
+def _toml_value(value: str | list[str]) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_string(v) for v in value) + "]"
+    return _toml_string(value)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quote, backslash and the control characters TOML forbids raw
+    (all of U+0000..U+001F and U+007F, tab included for simplicity) are escaped."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'

@@ -25,15 +25,16 @@ The module knows classes and bit counts only; what the registers are is the call
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asicgen.naming import CLOCK_PERIOD_NS
-from asicgen.raw import ConfigError, check_keys, get_int, get_str
+from asicgen.core.raw import ConfigError, check_keys, get_int, get_str
+from asicgen.core.render import Stamp
 from tmr.flow import REPORT_FORMAT
 
 SECONDS_PER_HOUR = 3600.0
@@ -64,12 +65,15 @@ def _positive_finite(value: object, what: str) -> float:
 @dataclass(frozen=True)
 class Environment:
     """Where the chips run: per-bit cross-section (cm2), flux (cm-2 s-1), clock (MHz; one
-    period is the refresh interval of a protected bit) and how many chips."""
+    period is the refresh interval of a protected bit) and how many chips.
+
+    The clock has no default: it is the design's, which only the caller knows; it is
+    keyword-only so it can never be taken for one of the other numbers."""
 
     cross_section_cm2: float = DEFAULT_CROSS_SECTION_CM2
     flux_cm2_s: float = DEFAULT_FLUX_CM2_S
-    clock_mhz: float = 1000 / CLOCK_PERIOD_NS
     chips: int = 1
+    clock_mhz: float = field(kw_only=True)
 
     def __post_init__(self) -> None:
         _positive_finite(self.cross_section_cm2, "the cross-section (cm2 per bit)")
@@ -319,9 +323,7 @@ _NOTES = [
 def stamped_markdown(fig: Figures, report: Path, command: str, out_name: str) -> str:
     """The Markdown figures for a file: a generated-file stamp (the report's hash, the command
     that regenerates it) in front."""
-    import hashlib
 
-    from asicgen.render import Stamp
 
     digest = hashlib.sha256(Path(report).read_bytes()).hexdigest()
     return Stamp(f"Upset rates of {fig.design} from {report}", digest, command).header(out_name) + \

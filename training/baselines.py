@@ -24,9 +24,9 @@ from functools import cache
 
 import numpy as np
 
-from training.codec import FloatCode
+from asicgen.core.codec import FloatCode
+from asicgen.core.geometry import BLOCK_SIDE, N_BLOCKS, N_TC, TCS_PER_BLOCK
 from training.data import MIPT_COUNTS
-from training.geometry import BLOCK_SIDE, N_BLOCKS, N_TC, TCS_PER_BLOCK
 from training.regions import elink_output_bits
 
 BASELINE_NAMES = ("threshold", "best_choice", "stc4", "stc16")

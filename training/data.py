@@ -23,10 +23,10 @@ from typing import NoReturn
 
 import numpy as np
 
-from asicgen.atomic import atomic_path
-from asicgen.raw import warn
-from training.codec import MAX_TC_CHARGE
-from training.geometry import N_TC, tc_centres
+from asicgen.core.atomic import atomic_path
+from asicgen.core.codec import MAX_TC_CHARGE
+from asicgen.core.geometry import N_TC, tc_centres
+from asicgen.core.raw import warn
 from training.regions import GeneratorParams, Region
 
 #: ADC counts of one MIP_T (SPEC section 2)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import tensorflow as tf
 
-from training.geometry import group_matrix, telescope_scales
+from asicgen.core.geometry import group_matrix, telescope_scales
 
 #: default weight of each scale: small scales favoured (public code: 4:2:1)
 DEFAULT_SCALE_WEIGHTS: dict[str, float] = {"tc": 4.0, "2x2": 2.0, "3x3": 1.0, "block": 1.0}

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pyemd  # noqa: E402
 from ot.lp.emd_wrap import emd_c  # noqa: E402
 
-from training.geometry import N_TC, ground_distance  # noqa: E402
+from asicgen.core.geometry import N_TC, ground_distance  # noqa: E402
 
 #: occupancy bins (TCs above 1 MIP_T) of the public ECON-T studies
 OCCUPANCY_BINS = ((0, 2), (2, 5), (5, 10), (10, 15), (15, None))

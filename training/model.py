@@ -15,8 +15,8 @@ import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 from tensorflow import keras
 
-from asicgen.arch import EncoderArch
-from training.geometry import N_TC, layout_by_name
+from asicgen.core.arch import EncoderArch
+from asicgen.core.geometry import N_TC, layout_by_name
 
 # saving an uncompiled model logs a warning per file that says nothing useful here
 tf.get_logger().setLevel("ERROR")

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from asicgen.atomic import atomic_path  # noqa: E402
+from asicgen.core.atomic import atomic_path  # noqa: E402
 from training.metrics import OCCUPANCY_BINS, bin_label  # noqa: E402
 
 _STYLES = {

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from asicgen.raw import ConfigError
-from asicgen.weights import WeightSet
-from training.geometry import layout_by_name
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.geometry import layout_by_name
+from asicgen.core.raw import ConfigError
+from asicgen.core.weights import WeightSet
 
 LAYOUT_OF_SHAPE = {layout_by_name(name).shape: name for name in ("4x4x3", "8x8")}
 

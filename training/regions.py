@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from asicgen.raw import (
+from asicgen.core.design import ELINK_RANGE, elink_kept_bits
+from asicgen.core.raw import (
     ConfigError,
     check_keys,
     get_float,
@@ -22,7 +23,7 @@ from asicgen.raw import (
     load_config_file,
 )
 
-ELINK_CHOICES = (2, 3, 4, 5)
+ELINK_CHOICES = ELINK_RANGE
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def _check_data_files(names: list[str], paths: tuple[Path, ...], where: str, roo
 def elink_output_bits(elinks: int) -> int:
     if elinks not in ELINK_CHOICES:
         raise ConfigError(f"e-link count {elinks} is not one of {ELINK_CHOICES}")
-    return 2 * elinks - 1
+    return elink_kept_bits(elinks)
 
 
 _PRESETS: dict[str, Region] = {

@@ -8,7 +8,6 @@ overall and per occupancy bin) -> model files, integer weights, metrics, plots.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -20,19 +19,20 @@ from typing import Any, TextIO
 import numpy as np
 
 from asicgen import __version__
-from asicgen.arch import EncoderArch
-from asicgen.atomic import atomic_path, write_text
-from asicgen.outputs import TRAIN_KIND, check_folder_output, staged_folder, write_manifest
-from asicgen.raw import ConfigError, check_keys, get_float, get_int, get_str, load_config_file
+from asicgen.core.arch import EncoderArch
+from asicgen.core.atomic import atomic_path, write_text
+from asicgen.core.codec import decode_tc, encode_tc
+from asicgen.core.design import drop_low_bits
+from asicgen.core.normalise import convert_codes
+from asicgen.core.outputs import TRAIN_KIND, check_folder_output, staged_folder, write_manifest
+from asicgen.core.raw import ConfigError, check_keys, get_float, get_int, get_str, load_config_file
+from asicgen.core.weights import tensors_digest, weights_document
 from training.baselines import BASELINE_NAMES, budget_bits, make_baseline
-from training.codec import decode_tc, encode_tc
 from training.data import MAX_SEED, ModuleSet, region_modules, split
 from training.losses import DEFAULT_SCALE_WEIGHTS, LOSS_NAMES
 from training.metrics import emd_batch, summarise
-from training.normalise import convert_codes
 from training.regions import Region, resolve_region
 
-WEIGHTS_FORMAT = "asicgen-weights/1"
 TARGET_NAMES = ("charges", "inputs")
 
 
@@ -255,7 +255,7 @@ def truncate_outputs(latent: np.ndarray, arch: EncoderArch, bits: int) -> np.nda
     """E-link truncation of encoder outputs (SPEC section 6), on float values."""
     codes = np.rint(latent * arch.output_type.scale).astype(np.int64)
     drop = arch.output_bits - bits
-    return ((codes >> drop) << drop) / arch.output_type.scale
+    return drop_low_bits(codes, drop) / arch.output_type.scale
 
 
 def autoencoder_reconstruction(encoder, decoder, arch: EncoderArch, prepared: Prepared,
@@ -285,31 +285,10 @@ def baseline_reconstructions(prepared: Prepared, elinks: int) -> dict[str, np.nd
             for name in BASELINE_NAMES}
 
 
-def _hash_arrays(arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(arrays[name], dtype=np.int64).tobytes())
-    return digest.hexdigest()
-
-
-def weights_document(job: TrainJob, weights: dict[str, np.ndarray]) -> dict[str, Any]:
+def weights_file_document(job: TrainJob, weights: dict[str, np.ndarray]) -> dict[str, Any]:
     """The integer weight file the generators read."""
-    wt = job.arch.weight_type
-    return {
-        "format": WEIGHTS_FORMAT,
-        "tool": f"asicgen {__version__}",
-        "region": job.region.name,
-        "elinks": job.region.elinks,
-        "seed": job.settings.seed,
-        "architecture": job.arch.to_raw(),
-        "weight_type": {"bits": wt.bits, "integer_bits": wt.integer_bits, "signed": wt.signed,
-                        "value": f"integer / {wt.scale}"},
-        "order": ["conv_kernel", "conv_bias", "dense_kernel", "dense_bias"],
-        "tensors": {name: {"shape": list(arr.shape), "values": arr.reshape(-1).tolist()}
-                    for name, arr in weights.items()},
-        "sha256": _hash_arrays(weights),
-    }
+    return weights_document(job.arch, weights, tool=f"asicgen {__version__}", region=job.region.name,
+                            elinks=job.region.elinks, seed=job.settings.seed)
 
 
 def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None,
@@ -367,7 +346,7 @@ def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None,
         "train_seconds": round(train_time, 2),
         "history": history,
         "emd": emd_summary,
-        "weights_sha256": _hash_arrays(weights),
+        "weights_sha256": tensors_digest(weights),
     }
     log(stream, f"writing {out_dir}")
     with staged_folder(out_dir, TRAIN_KIND, force=force) as staging:
@@ -388,7 +367,7 @@ def write_outputs(out_dir: Path, job: TrainJob, encoder, decoder,
         with atomic_path(out_dir / "model" / name) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             model.save(tmp, save_format="h5")
-    write_text(out_dir / "weights.json", json.dumps(weights_document(job, weights), indent=1) + "\n")
+    write_text(out_dir / "weights.json", json.dumps(weights_file_document(job, weights), indent=1) + "\n")
     write_text(out_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     plot_loss(metrics["history"], out_dir / "plots" / "loss.png", job.region.name)
     plot_emd_vs_occupancy(metrics["emd"], out_dir / "plots" / "emd_vs_occupancy.png",

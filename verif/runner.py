@@ -97,12 +97,14 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
                parameters: Mapping[str, object] | None = None, build_args: Sequence[str] = (),
                simulator: str = DEFAULT_SIMULATOR, waves: bool = False, optimise: bool = False,
                public: Sequence[Public] | None = None,
-               after_build: Callable[[], None] | None = None) -> SimResult:
+               after_build: Callable[[], None] | None = None, plusargs: Sequence[str] = (),
+               extra_env: Mapping[str, str] | None = None) -> SimResult:
     """Build `sources` (once per build_dir) and run the cocotb tests of `test_module`.
 
-    `public`: on Verilator, only these signals (and none of the others) are reachable from the
-    tests; None keeps cocotb's default, every signal. `after_build`: called between the build and
-    the simulation (e.g. to take the build's peak memory)."""
+    `public`: on Verilator, only these signals (and those the sources mark public themselves) are
+    reachable from the tests; None keeps cocotb's default, every signal. `after_build`: called
+    between the build and the simulation (e.g. to take the build's peak memory). `plusargs` and
+    `extra_env` go to the simulation."""
     from cocotb_tools.runner import get_results, get_runner
 
     if simulator == "verilator":
@@ -137,9 +139,9 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
         after_build()
     try:
         xml = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=str(build_dir),
-                          testcase=testcase, extra_env={CONFIG_ENV: str(config_path)},
-                          results_xml=str(results), timescale=("1ns", "1ps"), waves=waves,
-                          log_file=str(log))
+                          testcase=testcase, extra_env={**(extra_env or {}), CONFIG_ENV: str(config_path)},
+                          plusargs=list(plusargs), results_xml=str(results), timescale=("1ns", "1ps"),
+                          waves=waves, log_file=str(log))
     except SystemExit:  # the runner exits when a test fails; the results file says which
         xml = results
     if not Path(xml).is_file():

@@ -32,9 +32,9 @@ from typing import Any
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from asicgen.design import Design
-from asicgen.i2c import RegisterFileModel
+from asicgen.core.design import Design
 from tmr.transform import replica_base
+from verif.params import CLOCK_NS
 from verif.runner import Public
 from verif.seu_wrapper import (
     WRAPPER,
@@ -44,7 +44,6 @@ from verif.seu_wrapper import (
     write_stream_files,
     write_wrapper,
 )
-from verif.stream import CLOCK_NS
 
 #: ports of ae_top an upset must never move (the hardened build)
 OUTPUT_PORTS = ("ae_sum", "ae_out", "ae_valid", "sda_o")
@@ -83,10 +82,9 @@ def resolve(top: Any, path: str) -> Any:
 def bits(handle: Any) -> str:
     """The value of a signal as the simulator's binary string (MSB first).
 
-    Taken from the simulator handle directly: cocotb's value object would parse the string
-    into a LogicArray first, for the 13,728-bit weight replicas six times an upset, and the
-    checks only compare strings."""
-    return handle._handle.get_signal_val_binstr()
+    The checks compare strings only: cocotb's value object keeps the simulator's string, so even
+    a 13,728-bit weight replica is read without a conversion."""
+    return str(handle.value)
 
 
 def read(handle: Any, what: str) -> int:
@@ -348,72 +346,12 @@ def summarise(upsets: Sequence[Upset]) -> dict[str, Any]:
     }
 
 
-class I2cTraffic:
-    """Random slow-control traffic, checked against the register-file model: reads of the
-    control registers and of weight bytes, writes that keep the configuration (a control
-    register's own value, a value outside its legal list, weight bytes rewritten)."""
-
-    KINDS = ("control read", "mode write", "ctrl write", "weights read", "weights rewrite")
-
-    def __init__(self, driver: Any, device: int, model: RegisterFileModel, rng: random.Random):
-        self.driver, self.device, self.model, self.rng = driver, device, model, rng
-        self.errors: list[str] = []
-        self.transactions = 0
-        self.kinds: Counter[str] = Counter()
-        reg = model.regmap.reg
-        self.control = [reg.ID, reg.VERSION, reg.BUILD, reg.ELINK_MODE, reg.CTRL]
-        mode = reg.ELINK_MODE.field.elinks
-        self.illegal_modes = [v for v in range(1 << mode.width) if v not in mode.legal]
-
-    async def write(self, address: int, data: bytes) -> None:
-        got = await self.driver.write(self.device, address, data)
-        acks = self.model.write(address, data)
-        expected = [True, True] + acks + [False] * (1 + len(data) - len(acks))
-        self.transactions += 1
-        if got != expected:
-            self.errors.append(f"write 0x{address:04X} {data.hex(' ')}: ACKs {got}, expected {expected}")
-
-    async def read(self, address: int, count: int) -> bytes:
-        acks, data = await self.driver.read(self.device, address, count)
-        expected = self.model.read(address, count)
-        expected_acks = [True, True, expected is not None, True]
-        self.transactions += 1
-        if acks != expected_acks or data != expected:
-            self.errors.append(f"read 0x{address:04X} x{count}: ACKs {acks}, data {data.hex(' ')}; expected "
-                               f"{expected_acks}, {expected.hex(' ') if expected else None}")
-        return data
-
-    async def transaction(self, kind: str) -> None:
-        """One transaction of a kind in KINDS, with random data."""
-        rng, window = self.rng, self.model.regmap.weights
-        self.kinds[kind] += 1
-        if kind == "control read":
-            await self.read(self.control[0].address, len(self.control))
-        elif kind == "mode write":
-            mode = self.model.regmap.reg.ELINK_MODE
-            value = self.model.values[mode.name] if rng.random() < 0.5 else rng.choice(self.illegal_modes)
-            await self.write(mode.address, bytes([value]))
-            await self.read(mode.address, 1)
-        elif kind == "ctrl write":
-            ctrl = self.model.regmap.reg.CTRL
-            await self.write(ctrl.address, bytes([self.model.values[ctrl.name]]))
-        elif kind in ("weights read", "weights rewrite"):
-            start = rng.randrange(window.n_bytes)
-            count = min(rng.randint(1, 14), window.last + 1 - start)
-            if kind == "weights read":
-                await self.read(start, count)
-            else:
-                await self.write(start, self.model.read(start, count))
-        else:
-            raise ValueError(f"unknown I2C transaction kind {kind!r}")
-
-
 # -- launching side ----------------------------------------------------------------------------
 
 
 def tmr_classes(design: Design) -> list[str]:
     """The error classes in the order of the TMR_ERR flag bits."""
-    from asicgen.regmap import RegisterMap
+    from asicgen.core.regmap import RegisterMap
 
     return [f.name for f in RegisterMap.for_design(design).reg.TMR_ERR.fields]
 

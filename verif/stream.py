@@ -2,7 +2,7 @@
 
 In the style of cocotb's `examples/matrix_multiplier`: small classes joined in
 one `StreamBench`. Sizes come from the `Design`; the model is the bit-exact
-Python model (`asicgen.golden`). X or Z on an output the monitor samples is a
+Python model (`asicgen.core.golden`). X or Z on an output the monitor samples is a
 failure, and every queue must be empty at the end.
 """
 
@@ -16,12 +16,11 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, ReadWrite, RisingEdge
 
-from asicgen import golden
-from asicgen.design import Design
-from asicgen.weights import WeightSet
+from asicgen.core import golden
+from asicgen.core.design import Design
+from asicgen.core.weights import WeightSet
+from verif.params import CLOCK_NS
 from verif.vectors import pack_rows
-
-CLOCK_NS = 25
 
 
 @dataclass(frozen=True)

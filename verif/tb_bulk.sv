@@ -2,23 +2,25 @@
 // checks every result against the expected file, all inside the simulator (no
 // Python per clock), for million-vector runs.
 //   +weights=FILE   weight image, one hex byte per line ($readmemh)
-//   +stimulus=FILE  per line, one hex word: {e-link mode (8 bits), TC 47 .. TC 0}
-//   +expected=FILE  per line, one hex word: {sum code, output 15 .. output 0}
+//   +stimulus=FILE  per line, one hex word: {e-link mode (8 bits), TC NumTc-1 .. TC 0}
+//   +expected=FILE  per line, one hex word: {sum code, output Units-1 .. output 0}
 //   +count=N        number of lines
 // One module is presented every II clocks; all lines must use one e-link mode.
+// Widths, timing and the clock are parameters; the build passes the design's (verif/params.py).
 module tb_bulk #(
-  parameter int unsigned NumTc      = 48,
-  parameter int unsigned TcBits     = 7,
-  parameter int unsigned ImageBytes = 1716,
-  parameter int unsigned ImageBits  = 13728,
-  parameter int unsigned SumBits    = 9,
-  parameter int unsigned Units      = 16,
-  parameter int unsigned OutBits    = 9,
-  parameter int unsigned ModeBits   = 3,
+  parameter int unsigned NumTc      = 1,
+  parameter int unsigned TcBits     = 1,
+  parameter int unsigned ImageBytes = 1,
+  parameter int unsigned ImageBits  = 1,
+  parameter int unsigned SumBits    = 1,
+  parameter int unsigned Units      = 1,
+  parameter int unsigned OutBits    = 1,
+  parameter int unsigned ModeBits   = 1,
   parameter int unsigned II         = 1,
-  parameter int unsigned Latency    = 2,
-  parameter int unsigned MaxModules = 1 << 20
+  parameter int unsigned Latency    = 1,
+  parameter real         ClockNs    = 1.0
 );
+  localparam int unsigned MaxModules = 1 << 20;
   logic clk = 1'b0;
   logic rst_n = 1'b0;
   logic [NumTc*TcBits-1:0] tc;
@@ -34,7 +36,7 @@ module tb_bulk #(
     .elinks_i(elinks), .enable_i(1'b1), .sum_o(sum), .out_o(out), .valid_o(valid)
   );
 
-  always #12.5 clk = ~clk;
+  always #(ClockNs / 2) clk = ~clk;
 
   localparam int unsigned StimBits = 8 + NumTc * TcBits;    // {mode (8 bits), TC codes}
   localparam int unsigned ExpBits  = SumBits + Units * OutBits;  // {sum code, outputs}

@@ -31,15 +31,15 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from asicgen.design import Design
-from asicgen.i2c import RegisterFileModel, image_writes
-from asicgen.regmap import RegisterMap
-from asicgen.weights import WeightSet
+from asicgen.core.design import Design
+from asicgen.core.i2c import RegisterFileModel, image_writes
+from asicgen.core.regmap import RegisterMap
+from asicgen.core.weights import WeightSet
+from verif.i2c_agent import I2cDriver, I2cTraffic
+from verif.params import CLOCK_NS
 from verif.runner import load_config
-from verif.seu import I2cTraffic, Injector, Target, Upset, read, summarise
+from verif.seu import Injector, Target, Upset, read, summarise
 from verif.seu_wrapper import DEVICE, InjectionPort, StreamChecker
-from verif.stream import CLOCK_NS
-from verif.tb_i2c import I2cDriver
 
 #: clocks after reset before the I2C target's input filters hold the pad levels
 SETTLE_CLOCKS = 20
@@ -155,8 +155,8 @@ class SeuBench:
         directory = Path(self.config["stats_dir"])
         directory.mkdir(parents=True, exist_ok=True)
         (directory / f"{name}.json").write_text(json.dumps(stats, indent=1))
-        self.dut._log.info("%s: %s", name, json.dumps({k: v for k, v in stats.items()
-                                                       if not isinstance(v, (dict, list))}))
+        cocotb.log.info("%s: %s", name, json.dumps({k: v for k, v in stats.items()
+                                                    if not isinstance(v, (dict, list))}))
 
 
 async def stream_speed(tb: SeuBench, clocks: int) -> dict[str, float]:

@@ -2,152 +2,34 @@
 
 Launched by tests/test_rtl_stream.py through verif.runner; the config names the
 design, the weights, the vectors and which DUT (the plain datapath `ae_core`
-or `ae_top` in its test wrapper `tb_ae_top`) is under test.
+or `ae_top` in its test wrapper `tb_ae_top`) is under test. The scenarios are
+in verif/stream_scenarios.py; ae_top's weights and control go straight into its
+register file (`TopBackdoor`).
 """
 
 from __future__ import annotations
 
 import cocotb
-import numpy as np
-from cocotb.triggers import ClockCycles
 
-from asicgen.design import Design
-from asicgen.weights import WeightSet
-from verif.runner import load_config
-from verif.stream import CORE_PORTS, TOP_PORTS, StreamBench
-
-
-class CoreControl:
-    """Weights and control of the plain datapath: its input ports."""
-
-    def __init__(self, dut):
-        self.dut = dut
-
-    def load_weights(self, weights: WeightSet) -> None:
-        self.dut.weights_i.value = int.from_bytes(weights.image(), "little")
-
-    def set_mode(self, elinks: int) -> None:
-        self.dut.elinks_i.value = elinks
-
-    def set_enable(self, enable: bool) -> None:
-        self.dut.enable_i.value = int(enable)
-
-
-class TopBackdoor:
-    """Weights and control of ae_top, deposited straight into the register file's registers
-    (the fast path; verif/tb_top.py checks it against programming over I2C)."""
-
-    def __init__(self, dut):
-        self.regfile = dut.u_top.u_regfile
-
-    def load_weights(self, weights: WeightSet) -> None:
-        self.regfile.weights_q.value = int.from_bytes(weights.image(), "little")
-
-    def set_mode(self, elinks: int) -> None:
-        self.regfile.elinks_q.value = elinks
-
-    def set_enable(self, enable: bool) -> None:
-        self.regfile.enable_q.value = int(enable)
-
-
-def setup(dut):
-    config = load_config()
-    design = Design.from_raw(config["design"])
-    weights = WeightSet.from_words(design, np.asarray(config["weights"], dtype=np.int64))
-    top = config["dut"] == "tb_ae_top"
-    bench = StreamBench(dut, TOP_PORTS if top else CORE_PORTS, design, weights)
-    control = TopBackdoor(dut) if top else CoreControl(dut)
-    data = np.load(config["vectors"])
-    return config, design, weights, bench, control, data
-
-
-async def start(bench, control, weights, design):
-    if isinstance(control, CoreControl):
-        control.set_mode(design.default_elinks)
-        control.set_enable(True)
-        control.load_weights(weights)
-    if isinstance(control, TopBackdoor):
-        bench.dut.i2c_addr.value = 0x50
-        bench.dut.ctrl_scl_o.value = 1
-        bench.dut.ctrl_sda_o.value = 1
-    await bench.start()
-    if isinstance(control, TopBackdoor):
-        control.load_weights(weights)
-    await ClockCycles(getattr(bench.dut, bench.ports.clk), 2)
+from verif import stream_scenarios as scenarios
+from verif.stream_scenarios import TopBackdoor
 
 
 @cocotb.test()
 async def stream_every_vector_in_every_mode(dut):
-    """Region presets and corner cases, one module per II clocks, each e-link mode."""
-    _, design, weights, bench, control, data = setup(dut)
-    await start(bench, control, weights, design)
-    codes, elinks = data["codes"], data["elinks"]
-    for mode in design.elink_modes:
-        rows = codes[elinks == mode.elinks]
-        control.set_mode(mode.elinks)
-        await bench.stream(rows, mode.elinks)
-    bench.scoreboard.assert_clean()
-    assert bench.scoreboard.compared == len(codes)
-    dut._log.info("%d modules bit-exact, latency %d, II %d", len(codes), design.latency, design.ii)
+    await scenarios.stream_every_vector_in_every_mode(dut, TopBackdoor)
 
 
 @cocotb.test()
 async def gaps_between_modules_and_disable(dut):
-    """Irregular spacing keeps results right; with processing disabled nothing comes out."""
-    _, design, weights, bench, control, data = setup(dut)
-    await start(bench, control, weights, design)
-    codes = data["codes"][:60]
-    rng = np.random.default_rng(3)
-    for start_row in range(0, len(codes), 10):
-        await bench.stream(codes[start_row:start_row + 10], design.default_elinks,
-                           spacing=design.ii + int(rng.integers(0, 4)))
-    bench.scoreboard.assert_clean()
-    control.set_enable(False)
-    await bench.driver.send(codes[:5], design.ii)
-    await bench.drain()
-    assert not bench.monitor.results, "outputs while processing is disabled"
-    bench.driver.sent_cycles.clear()
-    control.set_enable(True)
-    await bench.stream(codes[:5], design.default_elinks)
-    bench.scoreboard.assert_clean()
+    await scenarios.gaps_between_modules_and_disable(dut, TopBackdoor)
 
 
 @cocotb.test()
 async def inputs_faster_than_ii_are_ignored(dut):
-    """tc_valid on every clock: only every II-th module is accepted (II = 1: all of them)."""
-    _, design, weights, bench, control, data = setup(dut)
-    await start(bench, control, weights, design)
-    codes = data["codes"][:40]
-    accepted = codes[::design.ii]
-    bench.model.push(accepted, design.default_elinks)
-    clk = getattr(dut, bench.ports.clk)
-    tc, valid = getattr(dut, bench.ports.tc), getattr(dut, bench.ports.tc_valid)
-    from verif.stream import pack
-
-    for i, row in enumerate(codes):
-        tc.value = pack(row, design.converter.tc_code.bits)
-        valid.value = 1
-        await bench.driver.sampled(clk)
-        if i % design.ii:
-            bench.driver.sent_cycles.pop()  # not accepted: the datapath is still busy
-    valid.value = 0
-    await bench.drain()
-    bench.scoreboard.assert_clean()
-    assert bench.scoreboard.compared == len(accepted)
+    await scenarios.inputs_faster_than_ii_are_ignored(dut, TopBackdoor)
 
 
 @cocotb.test()
 async def checker_detects_a_wrong_expectation(dut):
-    """The scoreboard can fail: the model is given different weights from the DUT's."""
-    _, design, weights, bench, control, data = setup(dut)
-    await start(bench, control, weights, design)
-    words = weights.words().copy()
-    words[design.dense.bias_tensor.first_word] = (words[design.dense.bias_tensor.first_word] + 17) % 32 - 16
-    bench.model.weights = WeightSet.from_words(design, words)
-    await bench.stream(data["codes"][:200], design.default_elinks)
-    try:
-        bench.scoreboard.assert_clean()
-    except AssertionError as exc:
-        dut._log.info("the checker caught the injected error: %s", str(exc)[:200])
-        return
-    raise AssertionError("the scoreboard did not notice outputs computed with other weights")
+    await scenarios.checker_detects_a_wrong_expectation(dut, TopBackdoor)

@@ -5,15 +5,16 @@
 // is the whole multiplier array, on every clock edge.
 //   +weights=FILE   weight image, one hex byte per line ($readmemh)
 //   +elinks=N       e-link mode
+// Widths are parameters; every build passes the design's (verif/params.py).
 module tb_throughput_top #(
-  parameter int unsigned NumTc      = 48,
-  parameter int unsigned TcBits     = 7,
-  parameter int unsigned ImageBytes = 1716,
-  parameter int unsigned ImageBits  = 13728,
-  parameter int unsigned SumBits    = 9,
-  parameter int unsigned Units      = 16,
-  parameter int unsigned OutBits    = 9,
-  parameter int unsigned ModeBits   = 3
+  parameter int unsigned NumTc      = 1,
+  parameter int unsigned TcBits     = 1,
+  parameter int unsigned ImageBytes = 1,
+  parameter int unsigned ImageBits  = 1,
+  parameter int unsigned SumBits    = 1,
+  parameter int unsigned Units      = 1,
+  parameter int unsigned OutBits    = 1,
+  parameter int unsigned ModeBits   = 1
 ) (
   input  logic                     clk       /*verilator public_flat_rw*/,
   input  logic                     rst_n     /*verilator public_flat_rw*/,

@@ -12,14 +12,14 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles
 
-from asicgen.design import Design
-from asicgen.i2c import parse_transactions
-from asicgen.weights import WeightSet
+from asicgen.core.design import Design
+from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS, parse_transactions
+from asicgen.core.weights import WeightSet
+from verif.i2c_agent import I2cDriver
 from verif.runner import load_config
 from verif.stream import TOP_PORTS, StreamBench
-from verif.tb_i2c import I2cDriver
 
-DEVICE = 0x50
+DEVICE = DEFAULT_DEVICE_ADDRESS
 
 
 async def program(driver: I2cDriver, transactions_text: str) -> None:
@@ -62,5 +62,5 @@ async def program_two_regions_over_i2c_without_reset(dut):
         rows = data["codes"][i::len(regions)][: config["modules_per_region"]]
         await bench.stream(rows, region["elinks"])
         bench.scoreboard.assert_clean()
-        dut._log.info("region %s (%d e-links): %d modules bit-exact after programming over I2C",
-                      region["name"], region["elinks"], len(rows))
+        cocotb.log.info("region %s (%d e-links): %d modules bit-exact after programming over I2C",
+                        region["name"], region["elinks"], len(rows))

@@ -2,7 +2,7 @@
 
 The same vector sets drive the QKeras comparison, the HLS C simulation and the
 RTL testbenches. A vector is a module's 48 TC codes (4E3M) plus the e-link mode
-it is processed in; the expected outputs come from `asicgen.golden`.
+it is processed in; the expected outputs come from `asicgen.core.golden`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from asicgen import golden
-from asicgen.design import Design
-from asicgen.golden import Outputs
-from asicgen.raw import ConfigError
-from asicgen.weights import WeightSet
-from training.codec import TC_CODE, encode_tc
-from training.geometry import N_TC
+from asicgen.core import golden
+from asicgen.core.atomic import write_text
+from asicgen.core.codec import TC_CODE, encode_tc
+from asicgen.core.design import Design
+from asicgen.core.geometry import N_TC
+from asicgen.core.golden import Outputs
+from asicgen.core.raw import ConfigError
+from asicgen.core.weights import WeightSet
+from training.data import generate
+from training.regions import preset, preset_names
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,6 @@ def _modes(design: Design, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def region_vectors(design: Design, per_region: int, seed: int) -> VectorSet:
     """`per_region` synthetic modules of every region preset, in random e-link modes."""
-    from training.data import generate
-    from training.regions import preset, preset_names
 
     rng = np.random.default_rng(seed)
     parts = []
@@ -123,7 +124,6 @@ def expected_words(design: Design, weights: WeightSet, codes: np.ndarray, elinks
 
 def write_vector_files(directory: Path, vectors: VectorSet, expected: Outputs) -> None:
     """`stimulus.txt`: mode then 48 codes per line; `expected.txt`: sum code then 16 outputs."""
-    from asicgen.atomic import write_text
 
     stim = np.column_stack([vectors.elinks, vectors.codes])
     exp = np.column_stack([expected.sum_code, expected.out])

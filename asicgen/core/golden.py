@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asicgen.arch import FixedType
-from asicgen.design import ConvStage, DenseStage, Design
-from asicgen.weights import WeightSet
-from training.geometry import layout_by_name
-from training.normalise import convert_codes
+from asicgen.core.arch import FixedType
+from asicgen.core.design import ConvStage, DenseStage, Design, drop_low_bits
+from asicgen.core.geometry import layout_by_name
+from asicgen.core.normalise import convert_codes
+from asicgen.core.weights import WeightSet
 
 #: modules per vectorised chunk: bounds memory of the convolution patches
 CHUNK = 8192
@@ -121,7 +121,7 @@ def elink_truncate(design: Design, latent: np.ndarray, elinks: int | np.ndarray)
     if np.any(unknown):
         design.elink_mode(int(np.asarray(modes)[unknown].flat[0]))  # raises, naming the mode
     drop = drop[..., None] if drop.ndim else drop
-    return (latent >> drop) << drop
+    return drop_low_bits(latent, drop)
 
 
 def run(design: Design, weights: WeightSet, codes: np.ndarray, elinks: int | np.ndarray) -> Outputs:

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asicgen.raw import ConfigError
-from asicgen.regmap import REGISTER_BITS, Register, RegisterMap
+from asicgen.core.raw import ConfigError
+from asicgen.core.regmap import REGISTER_BITS, Register, RegisterMap
 
 DEFAULT_BURST = 14
 #: two-flop synchroniser on each pad input of the I2C target

@@ -18,10 +18,43 @@ from typing import Any
 
 import numpy as np
 
-from asicgen.design import Design, TensorSpec
-from asicgen.raw import ConfigError, check_keys
+from asicgen.core.arch import EncoderArch
+from asicgen.core.design import Design, TensorSpec
+from asicgen.core.raw import ConfigError, check_keys
 
 WEIGHTS_FORMAT = "asicgen-weights/1"
+#: the tensors of a weights file, in register order (SPEC section 8)
+TENSOR_ORDER = ("conv_kernel", "conv_bias", "dense_kernel", "dense_bias")
+
+
+def tensors_digest(tensors: Mapping[str, np.ndarray]) -> str:
+    """sha256 over integer tensors in name order, as `weights.json` records it."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(tensors[name], dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def weights_document(arch: EncoderArch, tensors: Mapping[str, np.ndarray], *, tool: str, region: str,
+                     elinks: int, seed: int) -> dict[str, Any]:
+    """The content of `weights.json` (read back by `load_weights_file`): the integer tensors of a
+    network of `arch` and where they came from."""
+    wt = arch.weight_type
+    return {
+        "format": WEIGHTS_FORMAT,
+        "tool": tool,
+        "region": region,
+        "elinks": elinks,
+        "seed": seed,
+        "architecture": arch.to_raw(),
+        "weight_type": {"bits": wt.bits, "integer_bits": wt.integer_bits, "signed": wt.signed,
+                        "value": f"integer / {wt.scale}"},
+        "order": list(TENSOR_ORDER),
+        "tensors": {name: {"shape": list(arr.shape), "values": arr.reshape(-1).tolist()}
+                    for name, arr in tensors.items()},
+        "sha256": tensors_digest(tensors),
+    }
 
 
 @dataclass(frozen=True)
@@ -68,11 +101,7 @@ class WeightSet:
 
     def digest(self) -> str:
         """sha256 over the tensors in name order, as `weights.json` records it."""
-        digest = hashlib.sha256()
-        for name in sorted(self.tensors):
-            digest.update(name.encode())
-            digest.update(np.ascontiguousarray(self.tensors[name], dtype=np.int64).tobytes())
-        return digest.hexdigest()
+        return tensors_digest(self.tensors)
 
     def equals(self, other: WeightSet) -> bool:
         return all(np.array_equal(self.tensors[t.name], other.tensors[t.name]) for t in self.design.tensors)
@@ -174,7 +203,6 @@ class WeightsFile:
 
 def load_weights_file(path: Path, design: Design | None = None) -> WeightsFile:
     """Read `weights.json`; with `design`, it must describe that architecture."""
-    from asicgen.arch import EncoderArch
 
     where = str(path)
     try:

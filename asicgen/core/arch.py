@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from asicgen.raw import ConfigError, check_keys, get_int, get_str
-from training.geometry import layout_by_name
+from asicgen.core.geometry import layout_by_name
+from asicgen.core.raw import ConfigError, check_keys, get_int, get_str
 
 LAYOUT_NAMES = ("4x4x3", "8x8")
 

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from asicgen import __version__
-from asicgen.outputs import staged_folder, write_manifest
+from asicgen.core.outputs import staged_folder, write_manifest
 
 COMMENT_PREFIX = {".h": "//", ".cpp": "//", ".sv": "//", ".v": "//", ".svh": "//", ".tcl": "#",
                   ".mk": "#", "Makefile": "#", ".md": None, ".txt": "#", ".hex": "//", ".py": "#"}
@@ -74,7 +74,7 @@ def write_tree(out_dir: Path, files: Mapping[str, str | bytes], manifest: Mappin
     manifest.json of `manifest` (its "kind" included) listing every file's sha256.
 
     An interrupted run leaves either the old directory or the new one, never a mix; the
-    output policy of `asicgen.outputs` decides whether `out_dir` may be replaced."""
+    output policy of `asicgen.core.outputs` decides whether `out_dir` may be replaced."""
     fields = dict(manifest)
     kind = fields.pop("kind")
     with staged_folder(Path(out_dir), kind, force=force) as staging:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.codec import bit_length, decode_tc, encode_sum, encode_tc
+from asicgen.core.codec import bit_length, decode_tc, encode_sum, encode_tc
 
 
 def convert_codes(codes: np.ndarray, frac_bits: int = 7) -> tuple[np.ndarray, np.ndarray]:

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from asicgen import __version__
-from asicgen.atomic import check_interrupt, deferred_interrupt, publish_mode, write_text
-from asicgen.raw import ConfigError
+from asicgen.core.atomic import check_interrupt, deferred_interrupt, publish_mode, write_text
+from asicgen.core.raw import ConfigError
 
 MANIFEST = "manifest.json"
 

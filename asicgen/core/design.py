@@ -22,15 +22,27 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from asicgen.arch import EncoderArch, FixedType
-from asicgen.raw import ConfigError, check_keys, get_int
-from training.codec import SUM_CODE, TC_CODE, FloatCode
-from training.geometry import N_TC
+from asicgen.core.arch import EncoderArch, FixedType
+from asicgen.core.codec import SUM_CODE, TC_CODE, FloatCode
+from asicgen.core.geometry import N_TC
+from asicgen.core.raw import ConfigError, check_keys, get_int
 
 SUPPORTED_II = (1, 2, 4, 8)
 CONVERTER_CLOCKS = 1
 #: e-links -> output bits kept (SPEC section 6): b = 2 * elinks - 1
 ELINK_RANGE = (2, 3, 4, 5)
+
+
+def elink_kept_bits(elinks: int, output_bits: int | None = None) -> int:
+    """Output bits `elinks` e-links carry (SPEC section 6): 2 * elinks - 1, at most the outputs'
+    width when it is given."""
+    bits = 2 * elinks - 1
+    return bits if output_bits is None else min(bits, output_bits)
+
+
+def drop_low_bits(codes: Any, dropped: Any) -> Any:
+    """E-link truncation of integer output codes: the `dropped` low bits read as zero."""
+    return (codes >> dropped) << dropped
 #: the register address is 16 bits; the top page holds control and status
 ADDRESS_BITS = 16
 MAX_WEIGHT_BITS = 16
@@ -198,9 +210,10 @@ class Design:
                               f"bits need {self.image_bytes} bytes, more than the {self.control_base} "
                               f"bytes the {ADDRESS_BITS}-bit register address leaves below the "
                               "control registers")
-        if self.arch.output_bits < 2 * ELINK_RANGE[0] - 1:
+        fewest = ELINK_RANGE[0]
+        if self.arch.output_bits < elink_kept_bits(fewest):
             raise ConfigError(f"{where}.architecture.output_bits: {self.arch.output_bits} bits cannot "
-                              f"carry the {2 * ELINK_RANGE[0] - 1} bits of the {ELINK_RANGE[0]}-e-link mode")
+                              f"carry the {elink_kept_bits(fewest)} bits of the {fewest}-e-link mode")
         for stage in (self.conv, self.dense):
             if stage.acc_type.bits > MAX_ACCUMULATOR_BITS:
                 raise ConfigError(f"{where}: layer {stage.name} needs a {stage.acc_type.bits}-bit "
@@ -282,7 +295,7 @@ class Design:
     @property
     def elink_modes(self) -> tuple[ElinkMode, ...]:
         bits = self.output_type.bits
-        return tuple(ElinkMode(e, min(2 * e - 1, bits), bits) for e in ELINK_RANGE)
+        return tuple(ElinkMode(e, elink_kept_bits(e, bits), bits) for e in ELINK_RANGE)
 
     @property
     def default_elinks(self) -> int:

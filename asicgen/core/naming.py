@@ -5,17 +5,37 @@ Templates print these strings; they never build a name or a width themselves.
 
 from __future__ import annotations
 
-from asicgen.arch import FixedType
+from asicgen.core.arch import FixedType
 
 TOP = "ae_top"
 CONVERTER = "ae_converter"
 ENCODER = "ae_encoder"
 TESTBENCH = "tb_ae_top"
 TOP_FILE = f"{TOP}.sv"
+
+# ae_top's instances: the TMR policy selects registers by these prefixes of their names
+I2C_INSTANCE = "u_i2c"
+REGFILE_INSTANCE = "u_regfile"
+CORE_INSTANCE = "u_core"
+TMR_HOOK_INSTANCE = "u_tmr_hook"
+#: the register file's weight image register (declared in rtl_wrappers' ae_regfile template)
+WEIGHTS_REGISTER = "weights_q"
+#: the I2C target's pad synchronisers (declared in rtl_wrappers' ae_i2c_target template)
+PAD_SYNC_REGISTER = "sync_q"
+#: the cell the TMR pass replaces with the voters' flags, and its output ports
+TMR_HOOK = "ae_tmr_hook"
+TMR_HOOK_FLAGS_PORT = "flags_o"
+TMR_HOOK_UPSET_PORT = "upset_o"
+#: ae_top's error pin and the register behind it
+TMR_ERR_PORT = "tmr_err"
+TMR_ERR_REGISTER = f"{TMR_ERR_PORT}_q"
+#: the TMR policy beside the generated RTL (`asicgen tmr` reads it when it hardens that RTL)
+TMR_POLICY_FILE = "tmr_policy.toml"
+
 #: the datapath's files (ae_core and below), leaves first
 DATAPATH_FILES = ("ae_dot.sv", "ae_requant.sv", "ae_converter.sv", "ae_encoder.sv", "ae_core.sv")
 #: the files rendered from the core templates: the datapath and the TMR hook
-CORE_FILES = (*DATAPATH_FILES, "ae_tmr_hook.sv")
+CORE_FILES = (*DATAPATH_FILES, f"{TMR_HOOK}.sv")
 #: every file of the generated RTL in compile order: leaves first
 FILE_ORDER = (*CORE_FILES, "ae_i2c_target.sv", "ae_regfile.sv", TOP_FILE)
 

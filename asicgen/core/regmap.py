@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Generic, NoReturn, TypeVar
 
-from asicgen.design import ADDRESS_BITS, Design
+from asicgen.core.design import ADDRESS_BITS, Design
 
 REGISTER_BITS = 8
 ID_VALUE = 0xAE

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from asicgen import __version__, naming
-from asicgen.i2c import (
+from asicgen import __version__
+from asicgen.core import naming
+from asicgen.core.i2c import (
     DEFAULT_BURST,
     DEFAULT_DEVICE_ADDRESS,
     DEFAULT_GLITCH_FILTER,
@@ -20,10 +21,10 @@ from asicgen.i2c import (
     format_transactions,
     image_writes,
 )
-from asicgen.outputs import IMAGE_KIND
-from asicgen.regmap import ACCESS, RegisterMap
-from asicgen.render import Stamp, environment, render, write_tree
-from asicgen.weights import WeightSet
+from asicgen.core.outputs import IMAGE_KIND
+from asicgen.core.regmap import ACCESS, RegisterMap
+from asicgen.core.render import Stamp, environment, render, write_tree
+from asicgen.core.weights import WeightSet
 
 #: SCL cycles per byte on the bus: 8 data bits + ACK
 BYTE_CYCLES = 9

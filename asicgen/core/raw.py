@@ -7,6 +7,7 @@ checked, and every error names the path of the offending value.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,7 +89,6 @@ def _check_range(value: float, where: str, lo: float | None, hi: float | None) -
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """Parse a .toml or .json description file, naming the file on errors."""
-    import json
 
     try:
         text = path.read_text()
