@@ -81,7 +81,7 @@ def _constants(design: Design) -> list[Named]:
 
 def _types(design: Design) -> list[Named]:
     c = design.converter
-    mode_bits = max(m.elinks for m in design.elink_modes).bit_length()
+    mode_bits = design.elink_mode_bits
     return [
         Named("tc_code_t", naming.ac_int(c.tc_code.bits), "4E3M charge code"),
         Named("charge_t", naming.ac_int(c.charge_bits), "decoded charge"),

@@ -210,12 +210,5 @@ def render_wrappers(design: Design, stamp: Stamp,
     return {name: render(env, template, stamp, name, **contexts[name]) for name, template in FILES.items()}
 
 
-def wrapper_parameters(design: Design, glitch_filter: int = DEFAULT_GLITCH_FILTER) -> dict[str, int]:
-    """Parameters of the test wrapper verif/i2c_tb_top.sv: the port widths of this design."""
-    regmap = RegisterMap.for_design(design)
-    return {"ImageBits": regmap.weights.bits, "ModeBits": regmap.reg.ELINK_MODE.field.elinks.width,
-            "NFlags": len(regmap.flag_register.fields), "GlitchFilter": glitch_filter}
-
-
 def wrapper_stamp(design: Design, command: str) -> Stamp:
     return Stamp(f"I2C target and register file: {design.summary()}", design.digest(), command)

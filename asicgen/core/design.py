@@ -298,6 +298,11 @@ class Design:
         return tuple(ElinkMode(e, elink_kept_bits(e, bits), bits) for e in ELINK_RANGE)
 
     @property
+    def elink_mode_bits(self) -> int:
+        """Width of the e-link mode field: enough for the largest number of e-links."""
+        return max(m.elinks for m in self.elink_modes).bit_length()
+
+    @property
     def default_elinks(self) -> int:
         return ELINK_RANGE[-1]
 

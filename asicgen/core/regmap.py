@@ -344,7 +344,7 @@ class RegisterMap:
     @classmethod
     def for_design(cls, design: Design) -> RegisterMap:
         base = design.control_base
-        mode_bits = max(m.elinks for m in design.elink_modes).bit_length()
+        mode_bits = design.elink_mode_bits
         counter_bits = 2 * REGISTER_BITS
         registers = (
             Register("ID", base + 0, "identifies the IP", (
