@@ -22,7 +22,7 @@ from verif.seu import prepare_campaign, run_seu, seu_builds
 from verif.vectors import region_vectors
 
 STREAM_UPSETS = 2000
-I2C_TRANSACTIONS = 5  # one of each kind (verif.seu.I2cTraffic.KINDS)
+I2C_TRANSACTIONS = 5  # one of each kind (verif.i2c_agent.I2cTraffic.KINDS)
 PLAIN_UPSETS = 300
 COUNTER_CHECK_EVERY = 1000
 
