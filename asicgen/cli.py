@@ -14,7 +14,7 @@ from pathlib import Path
 
 from asicgen import __version__
 from asicgen.core.atomic import install_interrupt_handler, write_text
-from asicgen.core.design import SUPPORTED_II
+from asicgen.core.design import SUPPORTED_II, Design
 from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS
 from asicgen.core.image import program_cycles, write_image
 from asicgen.core.naming import CLOCK_MHZ, TMR_POLICY_FILE
@@ -32,12 +32,15 @@ from asicgen.core.outputs import (
 )
 from asicgen.core.raw import ConfigError
 from asicgen.core.render import Stamp, is_generated
+from asicgen.core.weights import WeightSet
 from asicgen.csim import CsimError, load_project, run_csim
+from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE, DOT_STRUCTURES
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
+from asicgen.liberty import NAMED_LIBRARIES, LibertyError, read_library
 from asicgen.rtl import generate_rtl
 from asicgen.sources import load_network
-from asicgen.synth import SynthError, synth_command, synthesise_rtl, write_report
+from asicgen.synth import MeasureActivity, SynthError, synth_command, synthesise_rtl, write_report
 from tmr.flow import REPORT_FORMAT, check_survival, harden_sources, write_hardened
 from tmr.policy import Policy
 from tmr.rate import (
@@ -56,6 +59,7 @@ from tmr.transform import TmrError
 from tmr.yosys import YosysError
 from training.data import MAX_SEED, DataError, is_module_file, region_modules
 from training.regions import DEFAULT_REGION, ELINK_CHOICES, preset, preset_names, resolve_region
+from verif.activity import Activity, measure_activity
 from verif.runner import SimulationError
 from verif.vectors import standard_vectors
 
@@ -65,6 +69,8 @@ from verif.vectors import standard_vectors
 _I2C_RESERVED = ((0x00, 0x07, "general call, START byte, CBUS, other bus formats, Hs-mode controller codes"),
                  (0x78, 0x7F, "10-bit addressing and device ID"))
 _I2C_USABLE = f"0x{_I2C_RESERVED[0][1] + 1:02X}..0x{_I2C_RESERVED[1][0] - 1:02X}"
+#: modules of region data streamed to measure switching activity, and their seed
+ACTIVITY_MODULES, ACTIVITY_SEED = 2000, 11
 _II_HELP = f"initiation interval ({', '.join(map(str, SUPPORTED_II))})"
 
 
@@ -429,9 +435,43 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     inputs = [Path(args.source)] if Path(args.source).exists() else []
     check_folder_output(Path(args.out), SYNTH_KIND, force=args.force, inputs=inputs)
+    library = read_library(args.liberty) if args.liberty else None
+    measure = None
+    if library is not None:
+        activity_run = args.activity or (args.source if _is_trained_network(args.source) else None)
+        if activity_run is None:
+            print("[synth] no power figure: give --activity RUN (a trained network of this architecture) "
+                  "to measure switching activity in simulation", file=sys.stderr)
+        else:
+            measure = _activity_measure(Path(activity_run), args.activity_modules)
     synth_command(args.source, args.ii, Path(args.out), args.command_line, args.flow, not args.no_depth,
-                  force=args.force)
+                  force=args.force, dots=list(dict.fromkeys(args.dot)), library=library, tmr=args.tmr,
+                  measure=measure)
     return 0
+
+
+def _is_trained_network(source: str) -> bool:
+    path = Path(source)
+    return (path / "weights.json").is_file() or path.suffix in (".h5", ".json")
+
+
+def _activity_measure(run: Path, modules: int) -> MeasureActivity:
+    """Switching activity from a bulk simulation of `run`'s trained weights on its region's data."""
+    network = load_network(run)
+    region = resolve_region(network.region or DEFAULT_REGION)
+    charges = region_modules(region, ACTIVITY_SEED, modules).calq
+    elinks = network.elinks or network.design.default_elinks
+
+    def measure(design: Design, rtl_dir: Path, work: Path) -> Activity:
+        if design.arch != network.design.arch:
+            raise ConfigError(f"--activity {run}: its architecture ({network.design.summary()}) is not the "
+                              f"one synthesised ({design.summary()})")
+        weights = WeightSet.from_arrays(design, network.weights.tensors, str(run))
+        print(f"[synth] II={design.ii}: measuring switching activity ({len(charges):,} modules of region "
+              f"{region.name}, weights of {run})", file=sys.stderr)
+        return measure_activity(weights, charges, elinks, rtl_dir, work, f"region {region.name}")
+
+    return measure
 
 
 def cmd_csim(args: argparse.Namespace) -> int:
@@ -521,6 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--ii", type=_ii, default=1, help=_II_HELP)
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
+    p.add_argument("--activity", metavar="RUN", default=None,
+                   help="with --liberty: a trained network of this architecture whose weights stream its "
+                        "region's data in a Verilator run to measure switching activity for the power "
+                        "figure (default: SOURCE when it is a trained network)")
+    p.add_argument("--activity-modules", type=_at_least(1, "modules"), default=ACTIVITY_MODULES,
+                   help=f"modules streamed for the activity (default {ACTIVITY_MODULES})")
     p.add_argument("--tmr", action="store_true", help="also write the TMR-hardened ae_top (rtl_tmr/)")
     p.add_argument("--synth", action="store_true",
                    help="also synthesise ae_top with yosys: OUT/synth/synth.md and synth.json; with "
@@ -537,6 +583,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flow", choices=("abc", "noabc"), default="abc",
                    help="abc: light ABC mapping (default); noabc: yosys' generic gates, faster")
     p.add_argument("--no-depth", action="store_true", help="skip the logic-depth pass (flatten + ltp)")
+    p.add_argument("--liberty", metavar="NAME|PATH", default=None,
+                   help=f"map onto a cell library ({', '.join(NAMED_LIBRARIES)}: Debian's qflow-tech "
+                        "packages, "
+                        "or a .lib file): area in um2 and NAND2 equivalents, critical path with OpenSTA")
+    p.add_argument("--activity", metavar="RUN", default=None,
+                   help="with --liberty: a trained network of this architecture whose weights stream its "
+                        "region's data in a Verilator run to measure switching activity for the power "
+                        "figure (default: SOURCE when it is a trained network)")
+    p.add_argument("--activity-modules", type=_at_least(1, "modules"), default=ACTIVITY_MODULES,
+                   help=f"modules streamed for the activity (default {ACTIVITY_MODULES})")
+    p.add_argument("--tmr", action="store_true",
+                   help="also harden each build (TMR) and synthesise it, checking every replica survives")
+    p.add_argument("--dot", nargs="+", choices=DOT_STRUCTURES, default=[DEFAULT_DOT_STRUCTURE],
+                   help="dot-product structure(s) of the RTL, each measured (default: csa; chain: the "
+                        "previous structure, one product after another)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("tmr", help="triplicate the registers of Verilog/SystemVerilog RTL")
@@ -606,7 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_interrupt_handler()
     try:
         return args.func(args)
-    except (ConfigError, DataError, CsimError, YosysError, SynthError, TmrError, SimulationError) as exc:
+    except (ConfigError, DataError, CsimError, YosysError, SynthError, TmrError, SimulationError,
+            LibertyError) as exc:
         print(f"asicgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -20,6 +20,14 @@ from asicgen.core.naming import CORE_FILES, FILE_ORDER, TOP_FILE
 from asicgen.core.outputs import RTL_KIND
 from asicgen.core.regmap import RegisterMap
 from asicgen.core.render import Stamp, environment, render, write_tree
+from asicgen.dot_tree import (
+    DEFAULT_DOT_STRUCTURE,
+    DOT_STRUCTURES,
+    DotShape,
+    RenderedTree,
+    build_tree,
+    render_tree,
+)
 from asicgen.tmr_policy import policy_file
 from rtl_wrappers.generate import render_wrappers
 
@@ -91,15 +99,15 @@ def _positions(design: Design) -> list[Position]:
     return positions
 
 
-def _used_taps(design: Design) -> str:
+def _used_by_unit(design: Design) -> list[list[bool]]:
     """Per convolution unit q, the taps inside the image at some position it serves
-    (positions p * per_phase + q), as one binary literal, unit 0 in the low bits."""
+    (positions p * per_phase + q)."""
     conv = design.conv
     channels = conv.in_shape[2]
-    r_out, c_out, _ = conv.out_shape
+    _, c_out, _ = conv.out_shape
     per_phase = design.positions_per_phase
     taps = conv.kernel * conv.kernel * channels
-    bits = ""
+    units = []
     for q in range(per_phase):
         used = [False] * taps
         for phase in range(design.ii):
@@ -107,12 +115,40 @@ def _used_taps(design: Design) -> str:
             for kr, kc, _, _ in conv.taps(row, col):
                 for ch in range(channels):
                     used[(kr * conv.kernel + kc) * channels + ch] = True
-        bits = "".join("1" if u else "0" for u in reversed(used)) + bits
-    width = per_phase * taps
+        units.append(used)
+    return units
+
+
+def _used_taps(design: Design) -> str:
+    """The Used bits of every convolution unit as one binary literal, unit 0 in the low bits."""
+    units = reversed(_used_by_unit(design))
+    bits = "".join("".join("1" if u else "0" for u in reversed(used)) for used in units)
+    width = len(bits)
     return f"{width}'h{int(bits, 2):0{-(-width // 4)}x}"
 
 
-def context(design: Design) -> dict[str, Any]:
+def dot_shapes(design: Design) -> list[DotShape]:
+    """The distinct `ae_dot` parameter sets of the design: convolution units, then the dense unit."""
+    conv, dense = design.conv, design.dense
+    shapes = [DotShape(len(used), tuple(used), design.converter.output_type.bits, design.weight_bits,
+                       conv.acc_type.bits, conv.acc_type.frac_bits - conv.weight_type.frac_bits)
+              for used in _used_by_unit(design)]
+    phase_inputs = design.positions_per_phase * conv.out_shape[2]
+    shapes.append(DotShape(phase_inputs, (True,) * phase_inputs, conv.output_type.bits, design.weight_bits,
+                           dense.acc_type.bits, dense.acc_type.frac_bits - dense.weight_type.frac_bits))
+    return list(dict.fromkeys(shapes))
+
+
+def dot_trees(design: Design, structure: str) -> list[RenderedTree]:
+    if structure not in DOT_STRUCTURES:
+        raise ValueError(f"unknown dot-product structure {structure!r} "
+                         f"(choose one of {', '.join(DOT_STRUCTURES)})")
+    if structure == "chain":
+        return []
+    return [render_tree(build_tree(shape), f"g_tree{i}") for i, shape in enumerate(dot_shapes(design))]
+
+
+def context(design: Design, dot_structure: str = DEFAULT_DOT_STRUCTURE) -> dict[str, Any]:
     conv, dense, conv_in = design.conv, design.dense, design.converter
     r_out, c_out, filters = conv.out_shape
     rows, cols, channels = conv.in_shape
@@ -136,6 +172,7 @@ def context(design: Design) -> dict[str, Any]:
         "layout": design.arch.layout, "image_shape": "x".join(map(str, conv.in_shape)),
         "n_cells": rows * cols * channels, "cells": _cells(design),
         "n_positions": n_positions, "positions": _positions(design), "used_taps": _used_taps(design),
+        "dot_trees": dot_trees(design, dot_structure), "dot_default": dot_shapes(design)[-1],
         "position_bits": max(1, (n_positions - 1).bit_length()),
         "taps": conv.kernel * conv.kernel * channels, "kernel": conv.kernel, "channels": channels,
         "filters": filters, "conv_acc_bits": conv.acc_type.bits, "conv_act_bits": conv.output_type.bits,
@@ -174,11 +211,11 @@ def _instance_names() -> dict[str, str]:
             "tmr_err_register": naming.TMR_ERR_REGISTER}
 
 
-def rtl_files(design: Design, command: str) -> dict[str, str]:
+def rtl_files(design: Design, command: str, dot_structure: str = DEFAULT_DOT_STRUCTURE) -> dict[str, str]:
 
     stamp = Stamp(f"RTL of {naming.TOP}: {design.summary()}", design.digest(), command)
     env = environment("rtl")
-    ctx = context(design)
+    ctx = context(design, dot_structure)
     files = {name: render(env, template, stamp, name, **ctx) for name, template in CORE_TEMPLATES.items()}
     files.update(render_wrappers(design, stamp))
     files[TOP_FILE] = render(env, "ae_top.sv.j2", stamp, TOP_FILE, **ctx)
@@ -188,12 +225,15 @@ def rtl_files(design: Design, command: str) -> dict[str, str]:
     return files
 
 
-def manifest(design: Design, command: str) -> dict[str, Any]:
-    return {"tool": f"asicgen {__version__}", "kind": RTL_KIND, "design": design.to_raw(),
+def manifest(design: Design, command: str, dot_structure: str = DEFAULT_DOT_STRUCTURE) -> dict[str, Any]:
+    return {"dot_structure": dot_structure,
+            "tool": f"asicgen {__version__}", "kind": RTL_KIND, "design": design.to_raw(),
             "design_sha256": design.digest(), "ii": design.ii, "latency": design.latency,
             "top": naming.TOP, "file_order": list(FILE_ORDER), "command": command}
 
 
-def generate_rtl(out_dir: Path, design: Design, command: str) -> list[Path]:
-    write_tree(out_dir, rtl_files(design, command), manifest(design, command))
+def generate_rtl(out_dir: Path, design: Design, command: str,
+                 dot_structure: str = DEFAULT_DOT_STRUCTURE) -> list[Path]:
+    """The RTL of `design`; `dot_structure` picks how dot products are built (`DOT_STRUCTURES`)."""
+    write_tree(out_dir, rtl_files(design, command, dot_structure), manifest(design, command, dot_structure))
     return [Path(out_dir) / name for name in FILE_ORDER]

@@ -32,15 +32,23 @@ import re
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from asicgen.core.design import Design
-from asicgen.core.naming import TOP
+from asicgen.core.naming import CLOCK_MHZ, CLOCK_PERIOD_NS, TOP
 from asicgen.core.outputs import RTL_KIND, RTL_TMR_KIND
+from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE
+from asicgen.harden import generate_hardened_top
+from asicgen.liberty import Library, adder_techmap
+from asicgen.rtl import generate_rtl
+from asicgen.sta import StaError, constraint_notes, find_sta, run_sta, to_raw
+from tmr.flow import check_survival
+from tmr.transform import TmrError
 from tmr.yosys import YosysError, run_script, yosys_command
+from verif.activity import Activity
 
 #: yosys commands after reading the sources, per flow
 FLOWS = {
@@ -63,6 +71,9 @@ FLOP = re.compile(r"^\$_(S?DFFS?R?C?E?|ALDFFE?)_([PN01]+)_$")
 #: the reference design (SPEC section 12): Catapult area estimates in um2 per II
 REFERENCE_AREA_UM2 = {1: 1_138_242, 2: 891_195, 4: 765_877, 8: 699_988}
 REFERENCE_GATES = 770_000
+#: a 65 nm NAND2X1's area, to express the reference's area in NAND2 equivalents
+REFERENCE_NAND2_UM2 = 1.44
+REFERENCE_NAND2 = round(REFERENCE_AREA_UM2[1] / REFERENCE_NAND2_UM2)
 #: blocks of ae_top reported separately: instance type -> label
 BLOCKS = {"ae_core": "datapath", "ae_regfile": "register file", "ae_i2c_target": "I2C target"}
 
@@ -84,6 +95,18 @@ class SynthResult:
     peak_mib: float
     cells_by_type: dict[str, int] = field(default_factory=dict)
     block_ge: dict[str, float] = field(default_factory=dict)
+    #: the RTL's dot-product structure (`asicgen.dot_tree.DOT_STRUCTURES`)
+    dot_structure: str = DEFAULT_DOT_STRUCTURE
+    #: "plain" or "hardened" (TMR); for a hardened build, the replica check's line
+    build: str = "plain"
+    survival: str | None = None
+    #: with a cell library: its name, area in um2 (whole design and per block), NAND2 equivalents
+    library: str | None = None
+    area_um2: float | None = None
+    nand2_eq: float | None = None
+    block_area_um2: dict[str, float] = field(default_factory=dict)
+    #: with a cell library and OpenSTA: the critical path and power (`asicgen.sta.to_raw`)
+    sta: dict[str, Any] = field(default_factory=dict)
 
     def to_raw(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +130,37 @@ def yosys_script(files: list[str], flow: str, depth: bool) -> str:
              f"tee -q -o stat.json stat -top {TOP} -json"]
     if depth:
         lines += ["flatten", "tee -q -o ltp.txt ltp -noff"]
+    return "\n".join(lines) + "\n"
+
+
+#: where the liberty flow's files go inside the yosys working folder (the WebAssembly yosys sees only it)
+LIBERTY_FILE, ADDERS_FILE, NETLIST_FILE = "cells.lib", "adders.v", "mapped.v"
+
+
+def liberty_abc_script() -> str:
+    """ABC's mapping onto the library, aimed at the clock period: structural hashing, one
+    rewriting round, delay-aware mapping (`&nf`), then buffering of high-fanout nets and
+    gate sizing (without them one net drives thousands of inputs and the path is hundreds
+    of ns)."""
+    period_ps = round(CLOCK_PERIOD_NS * 1000)
+    return (f"+strash;dc2;&get,-n;&nf,-D,{period_ps};&put;buffer,-p;upsize,-D,{period_ps};"
+            f"dnsize,-D,{period_ps}")
+
+
+def liberty_script(files: list[str], library: Library) -> str:
+    """Map onto a cell library: yosys' generic synthesis, full/half adders found (`extract_fa`)
+    and put onto the library's adder cells (ABC maps to single-output cells only), flip-flops
+    onto its flip-flops, the rest by ABC onto its gates. The hierarchy is kept: each module
+    is mapped once. The netlist is written for OpenSTA: no undefined constants, no
+    concatenations on the left of an assignment."""
+    lines = [f"read_liberty -lib {LIBERTY_FILE}", f"read_verilog -sv {' '.join(files)}",
+             f"synth -top {TOP} -noabc"]
+    if library.full_adder is not None:
+        lines += ["extract_fa", f"techmap -map {ADDERS_FILE}", "opt_clean"]
+    lines += [f"dfflibmap -liberty {LIBERTY_FILE}",
+              f"abc -liberty {LIBERTY_FILE} -script {liberty_abc_script()}",
+              "opt_clean -purge", "setundef -zero", f"tee -q -o stat.json stat -top {TOP} -json",
+              f"write_verilog -noattr -noexpr -simple-lhs {NETLIST_FILE}"]
     return "\n".join(lines) + "\n"
 
 
@@ -188,7 +242,7 @@ def parse_depth(text: str) -> int:
 
 
 def _read_results(work: Path, ii: int, latency: int, flow: str, depth: bool,
-                  seconds: float, peak: float) -> SynthResult:
+                  seconds: float, peak: float, dot: str) -> SynthResult:
     stat = json.loads((work / "stat.json").read_text())
     totals = hierarchy_totals(stat["modules"])
     cells = dict(sorted(totals[TOP].items()))
@@ -198,15 +252,21 @@ def _read_results(work: Path, ii: int, latency: int, flow: str, depth: bool,
         gate_equivalents=gate_equivalents(cells),
         depth=parse_depth((work / "ltp.txt").read_text()) if depth else None,
         seconds=round(seconds, 1), peak_mib=round(peak), cells_by_type=cells,
-        block_ge={k: round(v, 1) for k, v in blocks.items()})
+        block_ge={k: round(v, 1) for k, v in blocks.items()}, dot_structure=dot)
 
 
 # -- entry points -----------------------------------------------------------------
 
 
 def synthesise_rtl(rtl_dir: Path, work: Path | None = None, flow: str = DEFAULT_FLOW,
-                   depth: bool = True) -> SynthResult:
-    """Synthesise an RTL directory written by `asicgen.rtl.generate_rtl` (its manifest names the files)."""
+                   depth: bool = True, library: Library | None = None,
+                   activity: Activity | None = None, datapath_area_um2: float | None = None) -> SynthResult:
+    """Synthesise an RTL directory written by `asicgen.rtl.generate_rtl` (its manifest names the files).
+
+    With a cell `library`, map onto it instead (the area in um2 and NAND2 equivalents), then
+    time the netlist with OpenSTA where installed, and estimate power when the switching
+    `activity` is given (the datapath's share of the area scales it; `datapath_area_um2`
+    gives the datapath's area where the netlist has no datapath block, as a hardened one)."""
     rtl_dir = Path(rtl_dir).resolve()
     manifest_path = rtl_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -218,19 +278,99 @@ def synthesise_rtl(rtl_dir: Path, work: Path | None = None, flow: str = DEFAULT_
     # the WebAssembly yosys sees only its working directory: the sources go there
     for name in files:
         shutil.copyfile(rtl_dir / name, work / name)
-    seconds, peak = run_yosys(yosys_script(files, flow, depth), work)
-    return _read_results(work, int(manifest["ii"]), int(manifest["latency"]), flow, depth, seconds, peak)
+    ii, latency = int(manifest["ii"]), int(manifest["latency"])
+    dot = str(manifest.get("dot_structure", DEFAULT_DOT_STRUCTURE))
+    if library is None:
+        seconds, peak = run_yosys(yosys_script(files, flow, depth), work)
+        return _read_results(work, ii, latency, flow, depth, seconds, peak, dot)
+    shutil.copyfile(library.path, work / LIBERTY_FILE)
+    techmap = adder_techmap(library)
+    if techmap is not None:
+        (work / ADDERS_FILE).write_text(techmap)
+    seconds, peak = run_yosys(liberty_script(files, library), work)
+    unsign_netlist(work / NETLIST_FILE)
+    result = _read_liberty_results(work, ii, latency, library, seconds, peak, dot)
+    if find_sta() is None:
+        return result
+    top_inputs = _top_inputs(rtl_dir / files[-1])
+    datapath = datapath_area_um2 if datapath_area_um2 is not None else result.block_area_um2.get("datapath")
+    if activity is not None and not datapath:
+        raise SynthError("power needs the datapath's area: the netlist has no ae_core block")
+    rate = activity.global_rate(datapath / result.area_um2) if activity is not None and datapath else None
+    try:
+        timing, power = run_sta(work / LIBERTY_FILE, work / NETLIST_FILE, TOP, top_inputs, work, rate,
+                                activity.how if activity is not None else "")
+    except StaError as exc:
+        raise SynthError(str(exc)) from None
+    return replace(result, sta=to_raw(timing, power))
+
+
+_SIGNED_DECLARATION = re.compile(r"^(\s*(?:input|output|inout|wire|reg))\s+signed\b", re.MULTILINE)
+
+
+def unsign_netlist(netlist: Path) -> None:
+    """Drop `signed` from the declarations of a gate netlist: it means nothing between cells,
+    and OpenSTA's netlist reader does not know the keyword (it then loses the port)."""
+    text = netlist.read_text()
+    netlist.write_text(_SIGNED_DECLARATION.sub(r"\1", text))
+
+
+def _top_inputs(top_file: Path) -> list[str]:
+    """The input ports of `ae_top` (the ANSI header the RTL writer prints)."""
+    text = top_file.read_text()
+    header = text[text.index(f"module {TOP}"):]
+    header = header[:header.index(");")]
+    return re.findall(r"^\s*input\s+logic\s+(?:\[[^\]]*\]\s*)?(\w+)", header, re.MULTILINE)
+
+
+def _read_liberty_results(work: Path, ii: int, latency: int, library: Library, seconds: float, peak: float,
+                          dot: str) -> SynthResult:
+    stat = json.loads((work / "stat.json").read_text())
+    totals = hierarchy_totals(stat["modules"])
+    cells = dict(sorted(totals[TOP].items()))
+    area = library.area(cells)
+    blocks = {label: round(library.area(dict(totals[name])), 1)
+              for name, label in BLOCKS.items() if name in totals}
+    nand2 = area / library.nand2_area
+    return SynthResult(
+        ii=ii, latency=latency, flow=f"liberty:{library.name}", cells=sum(cells.values()),
+        flops=library.flops(cells), gate_equivalents=round(nand2, 1), depth=None,
+        seconds=round(seconds, 1), peak_mib=round(peak), cells_by_type=cells,
+        block_ge={k: round(v / library.nand2_area, 1) for k, v in blocks.items()}, dot_structure=dot,
+        library=library.name, area_um2=round(area, 1), nand2_eq=round(nand2, 1), block_area_um2=blocks)
+
+
+#: measures the switching activity of the RTL of a design: (design, RTL folder, work folder) -> activity
+MeasureActivity = Callable[[Design, Path, Path], Activity]
 
 
 def synthesise(design: Design, work: Path, flow: str = DEFAULT_FLOW, depth: bool = True,
-               command: str = "asicgen synth") -> SynthResult:
-    """Generate the RTL of `design` under `work` and synthesise it."""
-    from asicgen.rtl import generate_rtl
-
+               command: str = "asicgen synth", dot_structure: str = DEFAULT_DOT_STRUCTURE,
+               library: Library | None = None, measure: MeasureActivity | None = None,
+               tmr: bool = False) -> list[SynthResult]:
+    """Generate the RTL of `design` under `work` and synthesise it; with `tmr`, also harden it
+    and synthesise the hardened ae_top, checking that every replica survives synthesis (and
+    the mapping onto the cell library). With a library and `measure`, the power comes from
+    the activity `measure` finds in simulation of the plain RTL."""
     work = Path(work)
-    rtl_dir = work / f"rtl_ii{design.ii}"
-    generate_rtl(rtl_dir, design, command)
-    return synthesise_rtl(rtl_dir, work / f"yosys_ii{design.ii}", flow, depth)
+    label = f"ii{design.ii}_{dot_structure}"
+    rtl_dir = work / f"rtl_{label}"
+    generate_rtl(rtl_dir, design, command, dot_structure)
+    activity = measure(design, rtl_dir, work / f"activity_{label}") if library and measure else None
+    plain = synthesise_rtl(rtl_dir, work / f"yosys_{label}", flow, depth, library, activity)
+    _log(plain)
+    if not tmr:
+        return [plain]
+    hardened = generate_hardened_top(rtl_dir, work / f"tmr_{label}", design, command)
+    result = synthesise_rtl(work / f"tmr_{label}", work / f"yosys_tmr_{label}", flow, depth, library,
+                            activity, plain.block_area_um2.get("datapath"))
+    try:
+        line = check_survival(result.flops, hardened.report)
+    except TmrError as exc:
+        raise SynthError(str(exc)) from None
+    result = replace(result, dot_structure=dot_structure, build="hardened", survival=line)
+    _log(result)
+    return [plain, result]
 
 
 # -- the report ---------------------------------------------------------------------
@@ -243,7 +383,9 @@ def report_rows(results: list[SynthResult]) -> list[dict[str, Any]]:
     rows = []
     for r in results:
         ref = REFERENCE_AREA_UM2.get(r.ii)
-        rows.append({**r.to_raw(), "ge_ratio": round(r.gate_equivalents / base, 3),
+        power = r.sta.get("power")
+        energy = power["total_w"] * r.ii / (CLOCK_MHZ * 1e6) * 1e9 if power else None
+        rows.append({**r.to_raw(), "ge_ratio": round(r.gate_equivalents / base, 3), "energy_nj": energy,
                      "reference_um2": ref, "reference_ratio": round(ref / ref_base, 3) if ref else None})
     return rows
 
@@ -256,10 +398,13 @@ def write_report(out_dir: Path, design: Design, results: list[SynthResult], comm
 
     rows = report_rows(results)
     stamp = Stamp(f"Synthesis report: {design.summary()}", design.digest(), command)
-    text = render(environment("report"), "synth.md.j2", stamp, "synth.md", rows=rows,
+    template = "synth_cells.md.j2" if results and results[0].library else "synth.md.j2"
+    text = render(environment("report"), template, stamp, "synth.md", rows=rows,
                   design_summary=design.summary(), build=build, notes=list(notes), flow_notes=FLOW_NOTES,
                   blocks=list(BLOCKS.values()),
                   weight_bits=design.image_bits, reference_gates=REFERENCE_GATES,
+                  reference_nand2=REFERENCE_NAND2, reference_nand2_um2=REFERENCE_NAND2_UM2,
+                  sta_notes=constraint_notes(),
                   transistor_table=", ".join(f"{k.strip('$_')} {v}" for k, v in CMOS_TRANSISTORS.items()))
     out_dir = Path(out_dir)
     paths = [out_dir / "synth.md", out_dir / "synth.json"]
@@ -274,34 +419,46 @@ def write_report(out_dir: Path, design: Design, results: list[SynthResult], comm
 
 
 def _log(result: SynthResult) -> None:
+    if result.library is not None:
+        timing = result.sta.get("timing")
+        path = (f", critical path {timing['arrival_ns']:.2f} ns, slack {timing['slack_ns']:+.2f} ns"
+                if timing else ", no OpenSTA: timing not run")
+        print(f"[synth] II={result.ii} {result.dot_structure} {result.build}: {result.area_um2:,.0f} um2 = "
+              f"{result.nand2_eq:,.0f} NAND2 eq. ({result.library}), {result.flops:,} flip-flops{path} "
+              f"({result.seconds:.0f} s)", file=sys.stderr)
+        return
     print(f"[synth] II={result.ii}: {result.cells:,} cells, {result.flops:,} flip-flops, "
           f"{result.gate_equivalents:,.0f} GE, logic depth {result.depth} ({result.seconds:.0f} s)",
           file=sys.stderr)
 
 
 def synth_command(source: str, iis: list[int], out: Path, command: str, flow: str = DEFAULT_FLOW,
-                  depth: bool = True, force: bool = False) -> list[Path]:
+                  depth: bool = True, force: bool = False, dots: Sequence[str] = (DEFAULT_DOT_STRUCTURE,),
+                  library: Library | None = None, tmr: bool = False,
+                  measure: MeasureActivity | None = None) -> list[Path]:
     """`asicgen synth`: SOURCE is an RTL directory written by asicgen (its own II), an
     architecture preset (default, 8x8), or a trained network (one run per II). The report
     folder `out` is built whole beside its target and swapped in at the end."""
     from asicgen.core.outputs import SYNTH_KIND, staged_folder, write_manifest
 
     with staged_folder(Path(out), SYNTH_KIND, force=force) as stage:
-        paths = _synth_into(stage, source, iis, command, flow, depth)
+        paths = _synth_into(stage, source, iis, command, flow, depth, dots, library, tmr, measure)
         write_manifest(stage, SYNTH_KIND, {"command": command, "source": str(source)})
     paths = [Path(out) / p.relative_to(stage) for p in paths]
     print(f"[synth] report -> {paths[0]}", file=sys.stderr)
     return paths
 
 
-def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str, depth: bool) -> list[Path]:
+def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str, depth: bool,
+                dots: Sequence[str], library: Library | None, tmr: bool,
+                measure: MeasureActivity | None) -> list[Path]:
     from asicgen.core.arch import EncoderArch
 
     path = Path(source)
     manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}
     if manifest.get("kind") in (RTL_KIND, RTL_TMR_KIND):
         design = Design.from_raw(manifest["design"])
-        results = [synthesise_rtl(path, out / "yosys", flow, depth)]
+        results = [synthesise_rtl(path, out / "yosys", flow, depth, library)]
         _log(results[0])
     else:
         if source in ("default", "4x4x3", "8x8"):
@@ -312,6 +469,7 @@ def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str,
             design = load_network(path).design
         results = []
         for ii in iis:
-            results.append(synthesise(design.with_ii(ii), out / "work", flow, depth, command))
-            _log(results[-1])
+            for dot in dots:
+                results += synthesise(design.with_ii(ii), out / "work", flow, depth, command, dot, library,
+                                      measure, tmr)
     return write_report(out, design, results, command)

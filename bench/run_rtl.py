@@ -129,7 +129,7 @@ def synthesis(work: Path) -> dict:
 
     results = []
     for ii in SUPPORTED_II:
-        results.append(synthesise(design_at(ii), work / "synth", command="bench/run_rtl.py --only synth"))
+        results += synthesise(design_at(ii), work / "synth", command="bench/run_rtl.py --only synth")
         say(f"synth II={ii}: {results[-1].gate_equivalents:,.0f} GE in {results[-1].seconds} s")
     rows = [{k: v for k, v in row.items() if k != "cells_by_type"} for row in report_rows(results)]
     return {"flow": DEFAULT_FLOW, "flow_note": FLOW_NOTES[DEFAULT_FLOW], "rows": rows}

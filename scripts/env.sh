@@ -18,6 +18,28 @@ _asicgen_pick_python() {
     return 1
 }
 
+# Debian packages for the cell-library flow (`asicgen synth --liberty osu018`): the
+# osu018 standard cells and OpenSTA. Installed where the user is root and apt-get exists;
+# elsewhere a note says what to install, and the tests that need them skip with that reason.
+_asicgen_system_packages() {
+    local missing=()
+    [[ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ]] || missing+=(qflow-tech-osu018)
+    command -v sta >/dev/null 2>&1 || missing+=(opensta)
+    (( ${#missing[@]} )) || return 0
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "[env] installing Debian packages: ${missing[*]}" >&2
+        if { apt-get install -y --no-install-recommends "${missing[@]}" ||
+             { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }; } \
+               >/tmp/asicgen-apt.log 2>&1; then
+            return 0
+        fi
+        echo "[env] note: installing ${missing[*]} failed (log /tmp/asicgen-apt.log)" >&2
+    fi
+    echo "[env] note: ${missing[*]} not installed (needs root and apt-get): the cell-library" \
+         "synthesis (--liberty) is unavailable and its tests skip" >&2
+    return 0
+}
+
 _asicgen_env() {
     local root venv stamp want py log
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)" || return 1
@@ -46,9 +68,10 @@ _asicgen_env() {
     esac
 }
 
+_asicgen_system_packages
 _asicgen_env
 _asicgen_status=$?
-unset -f _asicgen_env _asicgen_pick_python
+unset -f _asicgen_env _asicgen_pick_python _asicgen_system_packages
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     exit "$_asicgen_status"
 fi

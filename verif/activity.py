@@ -1,0 +1,93 @@
+"""Switching activity measured in simulation, for power estimates: the bulk testbench streams
+region data through the datapath with trained weights, Verilator counts every signal bit's
+toggles (toggle coverage), and the mean toggle rate per clock over the datapath's bits is
+the figure OpenSTA is given (`asicgen.sta.Activity`)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asicgen.core.codec import encode_tc
+from asicgen.core.weights import WeightSet
+from verif.bulk import build_bulk, run_bulk
+from verif.runner import SimulationError
+from verif.vectors import VectorSet
+
+#: the datapath's instance in the bulk testbench; the clock that counts cycles
+DATAPATH_SCOPE = "tb_bulk.u_core"
+CLOCK = ("tb_bulk", "clk")
+@dataclass(frozen=True)
+class Activity:
+    """Switching activity of the datapath measured in simulation."""
+
+    #: toggles per signal bit per clock, mean over every signal bit of the datapath
+    datapath: float
+    bits: int
+    cycles: int
+    how: str
+
+    def global_rate(self, datapath_share: float) -> float:
+        """The activity of the average net of a design whose cells are `datapath_share`
+        datapath, the rest idle (register file and I2C target while modules stream)."""
+        return self.datapath * datapath_share
+
+
+_POINT = re.compile(r"^C '(.*)' (\d+)$")
+_DIRECTION = re.compile(r"^(.*):[01]->[01]$")
+
+
+def read_toggles(path: Path) -> tuple[Counter, int]:
+    """(toggles of every signal bit, keyed (scope, bit), both directions summed; clock cycles)
+    from a Verilator coverage.dat."""
+    toggles: Counter = Counter()
+    for line in Path(path).read_text(errors="replace").splitlines():
+        found = _POINT.match(line)
+        if found is None:
+            continue
+        fields = dict(item.split("\x02", 1) for item in found.group(1).split("\x01") if "\x02" in item)
+        if fields.get("t") != "toggle" or "o" not in fields:
+            continue
+        bit = _DIRECTION.match(fields["o"])
+        if bit is not None:
+            toggles[(fields.get("h", ""), bit.group(1))] += int(found.group(2))
+    cycles = toggles.get(CLOCK, 0) // 2
+    if cycles == 0:
+        raise SimulationError(f"{path}: no toggles of the testbench clock; not a toggle-coverage run")
+    return toggles, cycles
+
+
+def datapath_activity(toggles: Counter, cycles: int, how: str) -> Activity:
+    """Mean toggles per clock over the datapath's signal bits (its clock and reset left out)."""
+    bits = {key: n for key, n in toggles.items()
+            if key[0] == DATAPATH_SCOPE or key[0].startswith(DATAPATH_SCOPE + ".")}
+    bits = {key: n for key, n in bits.items() if not key[1].startswith(("clk_i", "rst_ni"))}
+    if not bits:
+        raise SimulationError(f"no toggle counts under {DATAPATH_SCOPE}")
+    mean = sum(bits.values()) / (len(bits) * cycles)
+    return Activity(round(mean, 6), len(bits), cycles, how)
+
+
+def measure_activity(weights: WeightSet, charges: np.ndarray, elinks: int, rtl_dir: Path, work: Path,
+                     source: str) -> Activity:
+    """Stream `charges` (one module per row, `source` names them) through the datapath of the RTL
+    in `rtl_dir` with `weights`, check every output against the model, and measure the activity."""
+    design = weights.design
+    codes = encode_tc(np.asarray(charges))
+    vectors = VectorSet(codes, np.full(len(codes), elinks, dtype=np.int64), ((source, len(codes)),))
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    binary, _, _ = build_bulk(design, rtl_dir, work / "build", optimise=True, toggles=True)
+    result = run_bulk(binary, weights, vectors, work, shards=1, coverage_dir=work)
+    if result.mismatches or result.checked != len(codes):
+        raise SimulationError(f"the activity run mismatched the model on {result.mismatches} of "
+                              f"{result.checked} modules")
+    toggles, cycles = read_toggles(work / "coverage0.dat")
+    how = (f"Verilator toggle coverage of the datapath streaming {len(codes):,} modules of {source} "
+           f"({elinks} e-links), one every {design.ii} clock(s), outputs checked against the model: "
+           f"mean toggles per clock over its signal bits")
+    return datapath_activity(toggles, cycles, how)
