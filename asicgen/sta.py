@@ -9,11 +9,13 @@ next one: the trigger-cell data come from registers of the concentrator and the 
 outputs go to registers of its formatter, both clocked by `clk`.
 
 Power (`report_power`) needs switching activity. This OpenSTA (2.0.17) applies one global
-activity to every net (input activities are not propagated), so the caller gives one
-number measured in simulation: the mean toggle rate per clock of the datapath's signal bits
-(Verilator toggle coverage of a bulk run of the trained weights on region data), scaled by
-the datapath's share of the cells, the register file and I2C target being idle while
-modules stream (`verif.activity.Activity.global_rate`).
+activity to every net (input activities are not propagated through the logic), so the
+caller gives one number measured in simulation: the mean toggle rate per clock of the
+datapath's flip-flops (Verilator toggle coverage of a bulk run of the trained weights on
+region data), scaled by the datapath's share of the cell area, the register file and I2C
+target being idle while modules stream (`verif.activity.Activity.global_rate`). Every
+combinational net is taken to switch as often as the average datapath register: no
+glitches, no per-net activity.
 """
 
 from __future__ import annotations

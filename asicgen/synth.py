@@ -139,12 +139,11 @@ LIBERTY_FILE, ADDERS_FILE, NETLIST_FILE = "cells.lib", "adders.v", "mapped.v"
 
 def liberty_abc_script() -> str:
     """ABC's mapping onto the library, aimed at the clock period: structural hashing, one
-    rewriting round, delay-aware mapping (`&nf`), then buffering of high-fanout nets and
-    gate sizing (without them one net drives thousands of inputs and the path is hundreds
-    of ns)."""
+    rewriting round, delay-aware mapping, then buffering of high-fanout nets and gate sizing
+    (without them one net drives thousands of inputs and the path is hundreds of ns).
+    `map` gave 1.3% less area than `&nf` on the default dense dot product, same adders."""
     period_ps = round(CLOCK_PERIOD_NS * 1000)
-    return (f"+strash;dc2;&get,-n;&nf,-D,{period_ps};&put;buffer,-p;upsize,-D,{period_ps};"
-            f"dnsize,-D,{period_ps}")
+    return f"+strash;dc2;map,-D,{period_ps};buffer,-p;upsize,-D,{period_ps};dnsize,-D,{period_ps}"
 
 
 def liberty_script(files: list[str], library: Library) -> str:

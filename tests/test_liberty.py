@@ -102,7 +102,7 @@ def test_small_network_maps_times_and_keeps_every_replica(tmp_path):
 
     plain, hardened = synth.synthesise(design, tmp_path / "w", library=lib, measure=measure, tmr=True)
     (activity,) = measured
-    assert activity.cycles >= 300 * 8 and 0 < activity.datapath < 1 and activity.bits > 1000
+    assert activity.cycles >= 300 * 8 and 0 < activity.datapath < 1 and activity.bits > 100
     for r in (plain, hardened):
         power = r.sta["power"]
         assert 0 < power["activity"] < activity.datapath and power["total_w"] > power["leakage_w"] > 0

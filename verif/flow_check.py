@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from asicgen.core.design import Design
-from asicgen.core.naming import FILE_ORDER
+from asicgen.core.naming import (
+    ELINKS_REGISTER,
+    ENABLE_REGISTER,
+    FILE_ORDER,
+    WEIGHTS_REGISTER,
+    regfile_register,
+)
 from asicgen.core.weights import WeightSet
 from tmr.transform import replica_base
 from verif.params import wrapper_parameters
@@ -31,7 +37,7 @@ def verify_top(rtl_dir: Path, weights: WeightSet, build_dir: Path, per_region: i
 
 
 #: the registers the stream tests' back door writes (weights, e-link mode, enable)
-BACKDOOR_REGISTERS = ("u_regfile.weights_q", "u_regfile.elinks_q", "u_regfile.enable_q")
+BACKDOOR_REGISTERS = tuple(regfile_register(r) for r in (WEIGHTS_REGISTER, ELINKS_REGISTER, ENABLE_REGISTER))
 
 
 def hardened_public_signals() -> list[Public]:

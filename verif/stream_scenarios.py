@@ -18,6 +18,13 @@ from cocotb.triggers import ClockCycles
 
 from asicgen.core.design import Design
 from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS
+from asicgen.core.naming import (
+    ELINKS_REGISTER,
+    ENABLE_REGISTER,
+    REGFILE_INSTANCE,
+    WEIGHTS_REGISTER,
+    regfile_register,
+)
 from asicgen.core.weights import WeightSet
 from tmr.transform import replica_base
 from verif.flow_check import BACKDOOR_REGISTERS
@@ -46,16 +53,18 @@ class TopBackdoor:
     (the fast path; verif/tb_top.py checks it against programming over I2C)."""
 
     def __init__(self, dut: Any):
-        self.regfile = dut.u_top.u_regfile
+        regfile = getattr(dut.u_top, REGFILE_INSTANCE)
+        self.weights, self.elinks, self.enable = (getattr(regfile, r) for r in
+                                                  (WEIGHTS_REGISTER, ELINKS_REGISTER, ENABLE_REGISTER))
 
     def load_weights(self, weights: WeightSet) -> None:
-        self.regfile.weights_q.value = int.from_bytes(weights.image(), "little")
+        self.weights.value = int.from_bytes(weights.image(), "little")
 
     def set_mode(self, elinks: int) -> None:
-        self.regfile.elinks_q.value = elinks
+        self.elinks.value = elinks
 
     def set_enable(self, enable: bool) -> None:
-        self.regfile.enable_q.value = int(enable)
+        self.enable.value = int(enable)
 
 
 class HardenedBackdoor(TopBackdoor):
@@ -74,13 +83,13 @@ class HardenedBackdoor(TopBackdoor):
             handle.value = value
 
     def load_weights(self, weights: WeightSet) -> None:
-        self._write("u_regfile.weights_q", int.from_bytes(weights.image(), "little"))
+        self._write(regfile_register(WEIGHTS_REGISTER), int.from_bytes(weights.image(), "little"))
 
     def set_mode(self, elinks: int) -> None:
-        self._write("u_regfile.elinks_q", elinks)
+        self._write(regfile_register(ELINKS_REGISTER), elinks)
 
     def set_enable(self, enable: bool) -> None:
-        self._write("u_regfile.enable_q", int(enable))
+        self._write(regfile_register(ENABLE_REGISTER), int(enable))
 
 
 Control = CoreControl | TopBackdoor

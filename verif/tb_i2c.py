@@ -19,8 +19,14 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, ValueCh
 from cocotb.utils import get_sim_time
 
 from asicgen.core.i2c import DEFAULT_BURST, image_writes
+from asicgen.core.naming import REGFILE_INSTANCE, WEIGHTS_REGISTER
+from rtl_wrappers.generate import COUNTER_SIGNAL
 from verif.i2c_agent import ADDRESS_MAX, RESET_CLOCKS, Env, resolved
 from verif.params import CLOCK_NS
+
+
+def _regfile(dut):
+    return getattr(dut, REGFILE_INSTANCE)
 
 
 @cocotb.test()
@@ -216,7 +222,7 @@ async def test_tmr_flags_and_upset_counter(dut):
 
     # saturation: start just below the top by a deposit, count past it
     top = regmap.counter_max
-    dut.u_regfile.upset_count_q.value = top - 2
+    getattr(_regfile(dut), f"{COUNTER_SIGNAL}_q").value = top - 2
     sb.model.upset_count = top - 2
     await env.pulse(dut.upset, 1, 6)
     sb.model_upsets(6)
@@ -453,7 +459,7 @@ async def test_fast_load_path(dut):
     window = env.cfg.regmap.weights
     image = bytearray(env.random_bytes(window.n_bytes))
     image[-1] &= window.byte_mask(window.last)
-    dut.u_regfile.weights_q.value = int.from_bytes(bytes(image), "little")
+    getattr(_regfile(dut), WEIGHTS_REGISTER).value = int.from_bytes(bytes(image), "little")
     for i, byte in enumerate(image):
         sb.model.write_byte(window.base + i, byte)
     await ClockCycles(dut.clk, 2)
@@ -477,8 +483,9 @@ async def test_checker_detects_mismatch(dut):
     caught_model = any(f"0x{address:04X}" in text and "weights_o" in text for text in found)
     sb.model.write_byte(address, 0x3C)
     # a single upset in the weight register, not made through the bus
-    flipped = resolved(dut.u_regfile.weights_q) ^ (1 << (8 * 9 + 2))
-    dut.u_regfile.weights_q.value = flipped
+    weights_q = getattr(_regfile(dut), WEIGHTS_REGISTER)
+    flipped = resolved(weights_q) ^ (1 << (8 * 9 + 2))
+    weights_q.value = flipped
     await ClockCycles(dut.clk, 2)
     found_flip = await sb.check_state()
     caught_flip = any("weights_o" in text and f"0x{window.base + 9:04X}" in text for text in found_flip)

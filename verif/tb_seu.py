@@ -33,8 +33,10 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from asicgen.core.design import Design
 from asicgen.core.i2c import RegisterFileModel, image_writes
+from asicgen.core.naming import ELINKS_REGISTER, ENABLE_REGISTER, WEIGHTS_REGISTER, regfile_register
 from asicgen.core.regmap import RegisterMap
 from asicgen.core.weights import WeightSet
+from rtl_wrappers.generate import COUNTER_SIGNAL
 from verif.i2c_agent import I2cDriver, I2cTraffic
 from verif.params import CLOCK_NS
 from verif.runner import load_config
@@ -70,8 +72,9 @@ class SeuBench:
         """An injector into `targets`, knowing the values the weights and configuration hold."""
         injector = Injector(self.dut, self.dut.u_top, targets, self.classes, self.hardened, self.stream,
                             self.rng, self.port)
-        held = {"u_regfile.weights_q": int.from_bytes(self.image, "little"),
-                "u_regfile.elinks_q": self.design.default_elinks, "u_regfile.enable_q": 1}
+        held = {regfile_register(WEIGHTS_REGISTER): int.from_bytes(self.image, "little"),
+                regfile_register(ELINKS_REGISTER): self.design.default_elinks,
+                regfile_register(ENABLE_REGISTER): 1}
         for name, value in held.items():
             if name in injector.copies:
                 injector.set_reference(name, value)
@@ -96,7 +99,7 @@ class SeuBench:
 
     def load_weights(self) -> None:
         """Back door: the image into every copy of the weight register."""
-        self.copies("u_regfile.weights_q").set(int.from_bytes(self.image, "little"))
+        self.copies(regfile_register(WEIGHTS_REGISTER)).set(int.from_bytes(self.image, "little"))
         self.model.weight_bytes[:] = self.image
 
     async def program_weights(self) -> None:
@@ -138,7 +141,7 @@ class SeuBench:
                 "count": count, "count_expected": min(len(upsets), limit)}
 
     def assert_replicas_hold_image(self) -> None:
-        values = self.copies("u_regfile.weights_q").values()
+        values = self.copies(regfile_register(WEIGHTS_REGISTER)).values()
         want = int.from_bytes(self.image, "little")
         assert all(v == want for v in values), "the weight copies differ from the programmed image"
 
@@ -266,7 +269,7 @@ async def flags_name_the_class_and_counter_saturates(dut):
         assert flags == tb.expected_flags({cls}) and count == 1, per_class[cls]
 
     limit = tb.regmap.counter_max
-    counter = tb.copies("u_regfile.upset_count_q")
+    counter = tb.copies(regfile_register(f"{COUNTER_SIGNAL}_q"))
     await RisingEdge(dut.clk)
     counter.set(limit - 3)  # all copies: a state, not an upset
     await ClockCycles(dut.clk, 2)
@@ -293,7 +296,7 @@ async def double_upset_in_one_triplet(dut):
     tb.load_weights()
     await ClockCycles(dut.clk, 2)
     design = tb.design
-    weights = next(t for t in tb.targets if t.name == "u_regfile.weights_q")
+    weights = next(t for t in tb.targets if t.name == regfile_register(WEIGHTS_REGISTER))
     word = design.dense.bias_tensor.first_word
     bit = word * design.weight_bits + design.weight_bits - 1  # the sign bit of the first dense bias
     tb.stream.start()
@@ -310,7 +313,7 @@ async def double_upset_in_one_triplet(dut):
     image = await tb.read_image()
     flipped = bytearray(tb.image)
     flipped[bit // 8] ^= 1 << (bit % 8)
-    copies = tb.copies("u_regfile.weights_q").values()
+    copies = tb.copies(regfile_register(WEIGHTS_REGISTER)).values()
     stats = {"weight": {"register": weights.name, "bit": bit, "flagged": weight_upset.flagged,
                         "cleared": weight_upset.cleared,
                         "class_flag": weight_upset.class_flag, "bad_outputs": weight_upset.bad_outputs,

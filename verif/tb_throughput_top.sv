@@ -22,7 +22,9 @@ module tb_throughput_top #(
   input  logic                     tc_valid  /*verilator public_flat_rw*/,
   output logic [SumBits-1:0]       ae_sum    /*verilator public_flat_rd*/,
   output logic [Units*OutBits-1:0] ae_out    /*verilator public_flat_rd*/,
-  output logic                     ae_valid  /*verilator public_flat_rd*/
+  output logic                     ae_valid  /*verilator public_flat_rd*/,
+  // {ae_valid, ae_sum, ae_out} in one signal: the monitor reads once per clock
+  output logic [SumBits+Units*OutBits:0] sample /*verilator public_flat_rd*/
 );
   logic [7:0]              image [ImageBytes];
   logic [ImageBytes*8-1:0] image_bits;
@@ -46,4 +48,5 @@ module tb_throughput_top #(
     .clk_i(clk), .rst_ni(rst_n), .tc_i(tc_in), .tc_valid_i(tc_valid), .weights_i(weights),
     .elinks_i(elinks), .enable_i(1'b1), .sum_o(ae_sum), .out_o(ae_out), .valid_o(ae_valid)
   );
+  assign sample = {ae_valid, ae_sum, ae_out};
 endmodule

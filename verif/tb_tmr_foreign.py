@@ -17,6 +17,7 @@ writes its counts (`<stats_dir>/<test>.json`).
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 from tmr.transform import replica_base
 from verif.runner import load_config
 from verif.seu import resolve
+
+LOG = logging.getLogger("cocotb.tb_tmr_foreign")
 
 CLOCK_NS = 10
 #: clocks the plain design gets to show an upset on its outputs
@@ -77,7 +80,7 @@ class Bench:
         directory = Path(self.config["stats_dir"])
         directory.mkdir(parents=True, exist_ok=True)
         (directory / f"{name}.json").write_text(json.dumps(stats, indent=1))
-        self.dut._log.info("%s: %s", name, json.dumps(stats))
+        LOG.info("%s: %s", name, json.dumps(stats))
 
 
 def flip(handle: Any, bit: int) -> None:

@@ -14,6 +14,7 @@ from cocotb.triggers import ClockCycles
 
 from asicgen.core.design import Design
 from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS, parse_transactions
+from asicgen.core.naming import REGFILE_INSTANCE, WEIGHTS_REGISTER
 from asicgen.core.weights import WeightSet
 from verif.i2c_agent import I2cDriver
 from verif.runner import load_config
@@ -30,7 +31,7 @@ async def program(driver: I2cDriver, transactions_text: str) -> None:
 
 
 def regfile_image(dut, design: Design) -> bytes:
-    value = dut.u_top.u_regfile.weights_q.value
+    value = getattr(getattr(dut.u_top, REGFILE_INSTANCE), WEIGHTS_REGISTER).value
     assert value.is_resolvable, "X/Z in the weight registers"
     return int(value).to_bytes(design.image_bytes, "little")
 

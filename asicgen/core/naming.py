@@ -20,6 +20,15 @@ CORE_INSTANCE = "u_core"
 TMR_HOOK_INSTANCE = "u_tmr_hook"
 #: the register file's weight image register (declared in rtl_wrappers' ae_regfile template)
 WEIGHTS_REGISTER = "weights_q"
+#: the register file's e-link mode and enable registers (same template)
+ELINKS_REGISTER = "elinks_q"
+ENABLE_REGISTER = "enable_q"
+
+
+def regfile_register(register: str) -> str:
+    """The hierarchical name of a register-file register below ae_top, e.g. `u_regfile.weights_q`."""
+    return f"{REGFILE_INSTANCE}.{register}"
+
 #: the I2C target's pad synchronisers (declared in rtl_wrappers' ae_i2c_target template)
 PAD_SYNC_REGISTER = "sync_q"
 #: the cell the TMR pass replaces with the voters' flags, and its output ports
