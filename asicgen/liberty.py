@@ -67,6 +67,8 @@ class Library:
     path: Path
     cells: dict[str, Cell] = field(repr=False)
     nand2: str
+    #: the smallest inverter: what ABC takes as the driver of its inputs (flip-flop outputs, ports)
+    inverter: str
     full_adder: AdderCell | None
     half_adder: AdderCell | None
 
@@ -224,7 +226,8 @@ def read_library(name_or_path: str) -> Library:
     if not cells:
         raise LibertyError(f"{path}: no cell groups; not a Liberty library")
     label = name_or_path if name_or_path in NAMED_LIBRARIES else path.stem
-    return Library(label, path, cells, _find_nand2(path, cells), *_find_adders(cells))
+    return Library(label, path, cells, _find_nand2(path, cells), _find_inverter(path, cells),
+                   *_find_adders(cells))
 
 
 def _combinational(cells: dict[str, Cell]):
@@ -241,6 +244,15 @@ def _find_nand2(path: Path, cells: dict[str, Cell]) -> str:
              and truth_table(c.outputs[0].function or "", c.inputs) == nand]
     if not found:
         raise LibertyError(f"{path}: no two-input NAND cell, the reference for NAND2 equivalents")
+    return min(found, key=lambda c: (c.area, c.name)).name
+
+
+def _find_inverter(path: Path, cells: dict[str, Cell]) -> str:
+    found = [c for c in _combinational(cells)
+             if len(c.inputs) == 1 and len(c.outputs) == 1
+             and truth_table(c.outputs[0].function or "", c.inputs) == (1, 0)]
+    if not found:
+        raise LibertyError(f"{path}: no inverter cell")
     return min(found, key=lambda c: (c.area, c.name)).name
 
 

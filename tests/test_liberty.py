@@ -55,7 +55,7 @@ def test_a_file_that_is_not_liberty_is_refused(tmp_path):
 
 def test_osu018_cells_are_recognised_by_function():
     lib = _library()
-    assert lib.nand2 == "NAND2X1" and lib.nand2_area == 24
+    assert lib.nand2 == "NAND2X1" and lib.nand2_area == 24 and lib.inverter == "INVX1"
     assert lib.full_adder == liberty.AdderCell("FAX1", ("A", "B", "C"), "YC", "YS")
     assert lib.half_adder == liberty.AdderCell("HAX1", ("A", "B"), "YC", "YS")
     assert lib.flops({"DFFSR": 3, "DFFPOSX1": 2, "NAND2X1": 7}) == 5
@@ -76,8 +76,9 @@ Path Group: clk
     assert (timing.arrival_ns, timing.slack_ns, timing.met) == (8.123, 16.678, True)
     assert timing.startpoint == "u_core/x_q_reg"
     power = sta.parse_power("Total                  1.0e-03   2.5e-03   3.0e-06   3.503e-03 100.0%\n",
-                            sta.Activity(0.1, 0.2, "test"))
+                            0.1, "test")
     assert power.total_w == pytest.approx(3.503e-3) and power.leakage_w == pytest.approx(3e-6)
+    assert (power.activity, power.how) == (0.1, "test")
     with pytest.raises(sta.StaError, match="no complete timing path"):
         sta.parse_timing("nothing here")
     notes = " ".join(sta.constraint_notes())
