@@ -263,7 +263,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     design = network.design
     with staged_folder(out, GENERATE_KIND, force=args.force) as stage:
         parts = {"rtl": stage / "rtl", "image": stage / "image"}
-        generate_rtl(parts["rtl"], design, args.command_line)
+        generate_rtl(parts["rtl"], design, args.command_line, args.dot)
         print(f"[generate] RTL of {design.summary()} -> {args.out}/rtl", file=sys.stderr)
         write_image(parts["image"], network.weights, network.elinks, args.command_line)
         print(f"[generate] weight image and register map -> {args.out}/image", file=sys.stderr)
@@ -560,6 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help=source_help)
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--ii", type=_ii, default=1, help=_II_HELP)
+    p.add_argument("--dot", choices=DOT_STRUCTURES, default=DEFAULT_DOT_STRUCTURE,
+                   help="dot-product structure of the RTL (default: chain; csa: carry-save trees, smaller "
+                        "after synthesis, slower to build in Verilator)")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
     p.add_argument("--activity", metavar="RUN", default=None,
                    help="with --liberty: a trained network of this architecture whose weights stream its "
@@ -596,8 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tmr", action="store_true",
                    help="also harden each build (TMR) and synthesise it, checking every replica survives")
     p.add_argument("--dot", nargs="+", choices=DOT_STRUCTURES, default=[DEFAULT_DOT_STRUCTURE],
-                   help="dot-product structure(s) of the RTL, each measured (default: csa; chain: the "
-                        "previous structure, one product after another)")
+                   help="dot-product structure(s) of the RTL, each measured (default: chain, one product "
+                        "after another; csa: one carry-save tree of full adders per dot product)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("tmr", help="triplicate the registers of Verilog/SystemVerilog RTL")

@@ -55,9 +55,10 @@ def main_bench() -> None:
             report = json.loads((out / "synth.json").read_text())
             rows += report["results"]
             text.append((out / "synth.md").read_text())
-    body = text[0] if len(text) == 1 else _merge(text)
-    save_results(args.out, "synth_osu018", {"results": rows, "command": " ".join(sys.argv)}, body)
-    say(f"results -> {args.out / 'synth_osu018.md'}")
+            # saved after every II: a long run interrupted keeps what it measured
+            body = text[0] if len(text) == 1 else _merge(text)
+            save_results(args.out, "synth_osu018", {"results": rows, "command": " ".join(sys.argv)}, body)
+            say(f"results so far -> {args.out / 'synth_osu018.md'}")
 
 
 def _merge(reports: list[str]) -> str:
