@@ -101,7 +101,8 @@ def test_small_network_maps_times_and_keeps_every_replica(tmp_path):
                                          "test data"))
         return measured[-1]
 
-    plain, hardened = synth.synthesise(design, tmp_path / "w", library=lib, measure=measure, tmr=True)
+    plain, hardened = synth.synthesise(design, tmp_path / "w", library=lib, measure=measure, tmr=True,
+                                       dot_structure="csa")
     (activity,) = measured
     assert activity.cycles >= 300 * 8 and 0 < activity.datapath < 1 and activity.bits > 100
     for r in (plain, hardened):
