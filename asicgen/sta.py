@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from asicgen.core.naming import CLOCK_MHZ
+from asicgen.core.naming import CLOCK_MHZ, CLOCK_PERIOD_NS
 
 INPUT_DELAY_NS = 0.0
 OUTPUT_DELAY_NS = 0.0
@@ -69,13 +69,9 @@ def find_sta() -> str | None:
     return shutil.which("sta")
 
 
-def period_ns() -> float:
-    return 1e3 / CLOCK_MHZ
-
-
 def constraints(top_inputs: list[str]) -> str:
     timed = [p for p in top_inputs if p not in (*FALSE_PATH_INPUTS, CLOCK_PORT)]
-    lines = [f"create_clock -name clk -period {period_ns():g} [get_ports {CLOCK_PORT}]",
+    lines = [f"create_clock -name clk -period {CLOCK_PERIOD_NS:g} [get_ports {CLOCK_PORT}]",
              f"set_input_delay {INPUT_DELAY_NS:g} -clock clk [get_ports {{{' '.join(timed)}}}]",
              f"set_output_delay {OUTPUT_DELAY_NS:g} -clock clk [all_outputs]"]
     lines += [f"set_false_path -from [get_ports {p}]" for p in FALSE_PATH_INPUTS if p in top_inputs]
@@ -121,7 +117,8 @@ def parse_timing(text: str) -> Timing:
     end = re.search(r"^Endpoint: (\S+)", text, re.MULTILINE)
     if not (arrival and slack and start and end):
         raise StaError("OpenSTA printed no complete timing path (report_checks)")
-    return Timing(period_ns(), float(arrival.group(1)), float(slack.group(1)), start.group(1), end.group(1),
+    return Timing(CLOCK_PERIOD_NS, float(arrival.group(1)), float(slack.group(1)), start.group(1),
+                  end.group(1),
                   text.strip())
 
 
@@ -144,7 +141,7 @@ def to_raw(timing: Timing | None, power: Power | None) -> dict[str, Any]:
 
 def constraint_notes() -> list[str]:
     """The timing constraints in words, for reports."""
-    return [f"clock `{CLOCK_PORT}` at {period_ns():g} ns ({CLOCK_MHZ} MHz), ideal (no clock tree)",
+    return [f"clock `{CLOCK_PORT}` at {CLOCK_PERIOD_NS:g} ns ({CLOCK_MHZ} MHz), ideal (no clock tree)",
             f"data inputs arrive {INPUT_DELAY_NS:g} ns after the edge, outputs are due "
             f"{OUTPUT_DELAY_NS:g} ns before the next one (registers on both sides, clocked by `clk`)",
             "no I2C clock domain: SCL/SDA are sampled by `clk` through two-flop synchronisers, so "
