@@ -7,7 +7,7 @@
   clock (two-flop synchroniser, then a glitch filter), 16-bit register address
   MSB first, auto-increment, NACK outside the map, no clock stretching. It talks
   to the register file over a byte bus (`bus_addr_o`, `bus_we_o`, ...).
-* `ae_regfile`: the weight image as one packed register `weights_q` and the
+* `ae_regfile`: the weight image as one packed register (`naming.WEIGHTS_REGISTER`) and the
   control and status registers, with the semantics of
   `asicgen.core.i2c.RegisterFileModel`.
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from asicgen.core.design import ADDRESS_BITS, Design
 from asicgen.core.i2c import DEFAULT_GLITCH_FILTER, RESET_IGNORE_CLOCKS, SYNC_STAGES
+from asicgen.core.naming import PAD_SYNC_REGISTER, WEIGHTS_REGISTER, next_state
 from asicgen.core.raw import ConfigError
 from asicgen.core.regmap import REGISTER_BITS, Field, Register, RegisterMap
 from asicgen.core.render import Stamp, environment, render
@@ -180,6 +181,8 @@ def regfile_context(design: Design) -> dict:
         "reads": reads,
         "read_miss": sv_hex(READ_MISS, REGISTER_BITS),
         "zero_byte": sv_hex(0, REGISTER_BITS),
+        "weights_q": WEIGHTS_REGISTER,
+        "weights_d": next_state(WEIGHTS_REGISTER),
     }
 
 
@@ -198,6 +201,8 @@ def target_context(design: Design, glitch_filter: int = DEFAULT_GLITCH_FILTER) -
         "device_bits": DEVICE_ADDRESS_BITS,
         "register_bits": REGISTER_BITS,
         "read_miss": sv_hex(READ_MISS, REGISTER_BITS),
+        "sync_q": PAD_SYNC_REGISTER,
+        "sync_d": next_state(PAD_SYNC_REGISTER),
     }
 
 

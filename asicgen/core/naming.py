@@ -25,6 +25,13 @@ ELINKS_REGISTER = "elinks_q"
 ENABLE_REGISTER = "enable_q"
 
 
+def next_state(register: str) -> str:
+    """The next-state signal of a register (`weights_q` -> `weights_d`, the `_d`/`_q` convention)."""
+    if not register.endswith("_q"):
+        raise ValueError(f"register {register!r}: register names end in _q")
+    return register[:-2] + "_d"
+
+
 def regfile_register(register: str) -> str:
     """The hierarchical name of a register-file register below ae_top, e.g. `u_regfile.weights_q`."""
     return f"{REGFILE_INSTANCE}.{register}"

@@ -78,19 +78,24 @@ module ae_regfile (
   assign win_index  = win_offset[IndexBits-1:0];
   assign win_we     = bus_we_i & win_hit;
 
+  // The weight image clears on the clock: rst_ni low across a rising edge of clk_i writes
+  // zeros through the write path (every byte selected, zero data). Its flip-flops then need
+  // no asynchronous reset: in osu018 a DFFPOSX1 instead of a DFFSR, 80 um2 of 176 saved per
+  // weight bit. Every other register resets asynchronously.
   logic [ImageBits-1:0] weights_d, weights_q;
+  logic       win_clear;
+  logic [7:0] win_wdata;
+
+  assign win_clear = ~rst_ni;
+  assign win_wdata = bus_wdata_i & {8{rst_ni}};
 
   for (genvar j = 0; j < FullBytes; j++) begin : gen_weight_byte
-    assign weights_d[8*j +: 8] = (win_we && win_index == IndexBits'(j)) ? bus_wdata_i
-                                                                         : weights_q[8*j +: 8];
+    assign weights_d[8*j +: 8] = (win_clear || (win_we && win_index == IndexBits'(j)))
+        ? win_wdata : weights_q[8*j +: 8];
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      weights_q <= ImageBits'(0);
-    end else begin
-      weights_q <= weights_d;
-    end
+  always_ff @(posedge clk_i) begin
+    weights_q <= weights_d;
   end
 
   logic [13727:0] image_bytes;
