@@ -35,6 +35,7 @@ from asicgen.core.render import Stamp, is_generated
 from asicgen.core.weights import WeightSet
 from asicgen.csim import CsimError, load_project, run_csim
 from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE, DOT_STRUCTURES
+from asicgen.dump import compare, load_image, read_dump
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
 from asicgen.liberty import NAMED_LIBRARIES, LibertyError, read_library
@@ -514,6 +515,26 @@ def cmd_regions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_region_diff(args: argparse.Namespace) -> int:
+    image = load_image(Path(args.image))
+    comparison = compare(read_dump(Path(args.dump)), image)
+    print(f"{args.dump} against the image in {image.source} ({image.design.summary()})")
+    print(comparison.report())
+    return 0 if comparison.ok else 1
+
+
+def _add_region_parser(sub) -> None:
+    region = sub.add_parser("region", help="detector-region jobs on a fixed chip").add_subparsers(
+        dest="region_command", required=True)
+    p = region.add_parser("diff", help="compare a register dump read back from a chip with the weight image "
+                                       "it should hold; names every differing weight (exit 1 if any)")
+    p.add_argument("dump", help="text file, one '<address> <byte>' pair in hex per line (format: "
+                                "docs/region.md)")
+    p.add_argument("image", help="the image folder of `asicgen image`/`generate` (or its weights.bin, or the "
+                                 "`generate` output folder)")
+    p.set_defaults(func=cmd_region_diff)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asicgen", description=__doc__)
     parser.add_argument("--version", action="version", version=f"asicgen {__version__}")
@@ -623,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tmr)
 
     _add_seu_rate_parser(sub)
+    _add_region_parser(sub)
 
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")
