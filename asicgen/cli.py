@@ -6,7 +6,9 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,17 +18,19 @@ from asicgen import __version__
 from asicgen.core.atomic import install_interrupt_handler, write_text
 from asicgen.core.design import SUPPORTED_II, Design
 from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS
-from asicgen.core.image import program_cycles, write_image
+from asicgen.core.image import load_image, program_cycles, write_image
 from asicgen.core.naming import CLOCK_MHZ, TMR_POLICY_FILE
 from asicgen.core.outputs import (
     FLOW_KIND,
     GENERATE_KIND,
     HLS_KIND,
     IMAGE_KIND,
+    REGRESS_KIND,
     SYNTH_KIND,
     TRAIN_KIND,
     check_file_output,
     check_folder_output,
+    read_manifest,
     staged_folder,
     write_manifest,
 )
@@ -35,7 +39,7 @@ from asicgen.core.render import Stamp, is_generated
 from asicgen.core.weights import WeightSet
 from asicgen.csim import CsimError, load_project, run_csim
 from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE, DOT_STRUCTURES
-from asicgen.dump import compare, load_image, read_dump
+from asicgen.dump import compare, read_dump
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
 from asicgen.liberty import NAMED_LIBRARIES, LibertyError, read_library
@@ -60,6 +64,7 @@ from tmr.transform import TmrError
 from tmr.yosys import YosysError
 from training.data import MAX_SEED, DataError, is_module_file, region_modules
 from training.regions import DEFAULT_REGION, ELINK_CHOICES, preset, preset_names, resolve_region
+from verif import regress_suite
 from verif.activity import Activity, measure_activity
 from verif.runner import SimulationError
 from verif.vectors import standard_vectors
@@ -523,6 +528,46 @@ def cmd_region_diff(args: argparse.Namespace) -> int:
     return 0 if comparison.ok else 1
 
 
+def cmd_regress(args: argparse.Namespace) -> int:
+    ip = Path(args.ip)
+    manifest = read_manifest(ip)
+    if manifest is None or manifest.get("kind") != GENERATE_KIND:
+        raise ConfigError(f"{ip}: not an IP written by `asicgen generate` (no generate manifest.json)")
+    image = load_image(ip / "image")
+    out = Path(args.out)
+    print(f"[regress] {image.design.summary()} in {ip}: file hashes, streaming (plain"
+          f"{' and hardened' if (ip / 'rtl_tmr').is_dir() else ''}), I2C directed and fuzz tests -> {out}",
+          file=sys.stderr)
+    with staged_folder(out, REGRESS_KIND, force=args.force) as stage:
+        junit = stage / "junit.xml"
+        suite = Path(regress_suite.__file__)
+        command = [sys.executable, "-m", "pytest", str(suite), "-p", "no:cacheprovider", "-o", "addopts=",
+                   "--rootdir", str(suite.parent), "-n", args.jobs, f"--junitxml={junit}", "-rA"]
+        env = {**os.environ, regress_suite.IP_ENV: str(ip.resolve()),
+               regress_suite.BUILD_ENV: str(stage / "build"), regress_suite.MODULES_ENV: str(args.modules),
+               regress_suite.FUZZ_ENV: str(args.fuzz_events)}
+        code = subprocess.run(command, env=env, check=False).returncode
+        write_manifest(stage, REGRESS_KIND, {"ip": str(ip), "design": image.design.to_raw(),
+                                             "pytest_exit": code, "command": args.command_line})
+    verdict = "passed" if code == 0 else f"FAILED (pytest exit {code})"
+    print(f"[regress] {verdict}; JUnit XML: {out / 'junit.xml'}", file=sys.stderr)
+    return 0 if code == 0 else 1
+
+
+def _add_regress_parser(sub) -> None:
+    p = sub.add_parser("regress", help="the cocotb regressions of a generated IP, as it is (pytest-xdist, "
+                                       "JUnit XML); exit 1 on any failure")
+    p.add_argument("ip", help="the output folder of `asicgen generate` (with --tmr, the hardened build too)")
+    p.add_argument("--out", default="regress",
+                   help="results folder: junit.xml, the simulator builds and logs (default: ./regress)")
+    p.add_argument("-n", "--jobs", default="auto", help="pytest-xdist workers (default auto: one per core)")
+    p.add_argument("--modules", type=_at_least(1, "the modules per region"), default=150,
+                   help="modules streamed per region preset (default 150)")
+    p.add_argument("--fuzz-events", type=_at_least(0, "the fuzz events"), default=1500,
+                   help="random I2C bus events of the fuzz test (default 1500)")
+    p.set_defaults(func=cmd_regress)
+
+
 def _add_region_parser(sub) -> None:
     region = sub.add_parser("region", help="detector-region jobs on a fixed chip").add_subparsers(
         dest="region_command", required=True)
@@ -645,6 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_seu_rate_parser(sub)
     _add_region_parser(sub)
+    _add_regress_parser(sub)
 
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")
@@ -681,7 +727,7 @@ def _add_seu_rate_parser(sub) -> None:
 
 
 #: commands that replace an output folder whole, and accept --force
-FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth")
+FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth", "regress")
 
 
 def _add_output_options(commands: dict[str, argparse.ArgumentParser]) -> None:

@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from asicgen.core.design import Design
-from asicgen.core.outputs import IMAGE_KIND, read_manifest
+from asicgen.core.image import Image
 from asicgen.core.raw import ConfigError
 from asicgen.core.regmap import RegisterMap
-from asicgen.core.weights import WeightSet, unpack_words
+from asicgen.core.weights import unpack_words
 
-IMAGE_FILE = "weights.bin"
 _LINE = re.compile(r"^(?:0[xX])?([0-9a-fA-F]+)\s+(?:0[xX])?([0-9a-fA-F]+)$")
 #: registers whose value depends on the chip's history, not on the image
 STATUS_ACCESS = ("w1c", "wclr")
@@ -37,16 +36,6 @@ STATUS_ACCESS = ("w1c", "wclr")
 
 class DumpError(ConfigError):
     """A dump or an image that cannot be compared; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class Image:
-    """The image a chip should hold: its design, weights and programmed e-link mode."""
-
-    design: Design
-    weights: WeightSet
-    elinks: int | None
-    source: Path
 
 
 @dataclass(frozen=True)
@@ -129,23 +118,6 @@ def read_dump(path: Path) -> dict[int, int]:
     if not dump:
         raise DumpError(f"{path}: no '<address> <byte>' lines")
     return dump
-
-
-def load_image(path: Path) -> Image:
-    """An `asicgen image`/`generate` weight image: its folder (or its weights.bin) with the manifest."""
-    folder = path if path.is_dir() else path.parent
-    if not (folder / IMAGE_FILE).is_file() and (folder / "image" / IMAGE_FILE).is_file():
-        folder = folder / "image"  # the output folder of `asicgen generate`
-    manifest = read_manifest(folder)
-    if manifest is None or manifest.get("kind") != IMAGE_KIND:
-        raise DumpError(f"{path}: not a weight image written by asicgen (no image manifest.json in {folder})")
-    design = Design.from_raw(manifest["design"], f"{folder / 'manifest.json'}: design")
-    try:
-        image = (folder / IMAGE_FILE).read_bytes()
-    except OSError as err:
-        raise DumpError(f"{folder / IMAGE_FILE}: cannot read the image ({err.strerror})") from err
-    weights = WeightSet.from_image(design, image)
-    return Image(design, weights, manifest.get("elinks"), folder)
 
 
 def compare(dump: dict[int, int], image: Image) -> DumpComparison:

@@ -8,10 +8,10 @@ import pytest
 from asicgen.cli import main
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
-from asicgen.core.image import write_image
+from asicgen.core.image import load_image, write_image
 from asicgen.core.regmap import RegisterMap
 from asicgen.core.weights import WeightSet
-from asicgen.dump import DumpError, compare, load_image, read_dump
+from asicgen.dump import DumpError, compare, read_dump
 
 SMALL = Design.build(EncoderArch(conv_filters=2, dense_units=4))
 ELINKS = SMALL.elink_modes[0].elinks

@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asicgen.core.design import ADDRESS_BITS, Design
-from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS, DEFAULT_GLITCH_FILTER, RegisterFileModel
+from asicgen.core.i2c import RegisterFileModel
 from asicgen.core.regmap import RegisterMap
-from rtl_wrappers.generate import READ_MISS, render_wrappers, wrapper_stamp
-from verif.i2c_timing import WRAPPER
-from verif.params import wrapper_parameters
-from verif.runner import Public, run_cocotb
+from rtl_wrappers.generate import READ_MISS
+from verif.i2c_launch import run_i2c, write_wrappers
+from verif.runner import Public
 
 ADDRESS_MAX = (1 << ADDRESS_BITS) - 1
 #: the byte kinds of a transfer, in order
@@ -385,21 +384,12 @@ class Fuzzer:
 
 def run_fuzz(design: Design, build: Path, events: int, seed: int = 1, optimise: bool = True) -> dict:
     """Build i2c_tb_top for `design` and run `events` fuzz events (verif/tb_i2c_fuzz.py,
-    test_fuzz); the run's summary with the build and run times. Raises when it fails."""
-    rtl = build / "rtl"
-    rtl.mkdir(parents=True, exist_ok=True)
-    sources = []
-    for name, text in render_wrappers(design, wrapper_stamp(design, "verif.i2c_fuzz.run_fuzz")).items():
-        (rtl / name).write_text(text)
-        sources.append(rtl / name)
+    test_fuzz); the run's summary with the build and run times."""
+    sources = write_wrappers(design, build / "rtl", "verif.i2c_fuzz.run_fuzz")
     summary_file = build / "fuzz_summary.json"
-    config = {"design": design.to_raw(), "device_address": DEFAULT_DEVICE_ADDRESS,
-              "glitch_filter": DEFAULT_GLITCH_FILTER, "seed": seed, "fuzz_events": events,
-              "summary_file": str(summary_file)}
-    result = run_cocotb(sources=sources + [WRAPPER], toplevel="i2c_tb_top", test_module="verif.tb_i2c_fuzz",
-                        build_dir=build / "sim", config=config, testcase="test_fuzz",
-                        parameters=wrapper_parameters(design, WRAPPER, GlitchFilter=DEFAULT_GLITCH_FILTER),
-                        optimise=optimise, public=[Public("i2c_tb_top", "*")])  # its own ports only
+    result = run_i2c(sources, design, build / "sim", "verif.tb_i2c_fuzz", "test_fuzz", optimise=optimise,
+                     public=[Public("i2c_tb_top", "*")],  # its own ports only: Verilator optimises the rest
+                     seed=seed, fuzz_events=events, summary_file=str(summary_file))
     if not summary_file.exists():
         raise RuntimeError(f"the fuzz run wrote no summary; see {build / 'sim'}")
     summary = json.loads(summary_file.read_text())

@@ -46,6 +46,7 @@ RTL_TMR_KIND = "rtl_tmr"
 GENERATE_KIND = "generate"
 FLOW_KIND = "flow"
 SYNTH_KIND = "synth"
+REGRESS_KIND = "regress"
 TOOL = f"asicgen {__version__}"
 
 
