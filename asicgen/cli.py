@@ -38,7 +38,7 @@ from asicgen.core.raw import ConfigError
 from asicgen.core.render import Stamp, is_generated
 from asicgen.core.weights import WeightSet
 from asicgen.csim import CsimError, load_project, run_csim
-from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE, DOT_STRUCTURES
+from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE, DOT_STRUCTURES, SYNTH_DOT_STRUCTURE
 from asicgen.dump import compare, read_dump
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
@@ -673,9 +673,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"modules streamed for the activity (default {ACTIVITY_MODULES})")
     p.add_argument("--tmr", action="store_true",
                    help="also harden each build (TMR) and synthesise it, checking every replica survives")
-    p.add_argument("--dot", nargs="+", choices=DOT_STRUCTURES, default=[DEFAULT_DOT_STRUCTURE],
-                   help="dot-product structure(s) of the RTL, each measured (default: chain, one product "
-                        "after another; csa: one carry-save tree of full adders per dot product)")
+    p.add_argument("--dot", nargs="+", choices=DOT_STRUCTURES, default=[SYNTH_DOT_STRUCTURE],
+                   help="dot-product structure(s) of the RTL, each measured (default: csa, one carry-save "
+                        "tree of full adders per dot product, the structure to build silicon from; chain: "
+                        "one product after another, the default of `generate`, whose Verilator model builds "
+                        "faster)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("tmr", help="triplicate the registers of Verilog/SystemVerilog RTL")

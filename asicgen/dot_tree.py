@@ -32,6 +32,8 @@ DOT_STRUCTURES = ("csa", "chain")
 #: enough in Verilator at the default size (their model of the default II=1 datapath is too
 #: large to build in CI's budget); synthesis measures both (`asicgen synth --dot csa chain`)
 DEFAULT_DOT_STRUCTURE = "chain"
+#: what `asicgen synth` measures unless told otherwise: the structure to build silicon from
+SYNTH_DOT_STRUCTURE = "csa"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
-from asicgen.core.i2c import format_transactions
+from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS, format_transactions
 from asicgen.core.image import transactions
 from asicgen.core.regmap import RegisterMap
 from asicgen.core.weights import WeightSet
@@ -54,7 +54,7 @@ def test_reconfiguration_over_i2c(trained_networks, tmp_path_factory):
     region_b = tie_weights(design, 5)
     regions = []
     for name, weights, elinks in (("A (trained)", region_a.weights, 5), ("B", region_b, 3)):
-        text = format_transactions(transactions(weights, elinks), 0x50, ["test"])
+        text = format_transactions(transactions(weights, elinks), DEFAULT_DEVICE_ADDRESS, ["test"])
         regions.append({"name": name, "weights": weights.words(), "elinks": elinks, "transactions": text})
     vectors = standard_vectors(design, per_region=100, seed=4, random_rows=50)
     np.savez(build / "vectors.npz", codes=vectors.codes, elinks=vectors.elinks)
