@@ -26,6 +26,7 @@ from asicgen.core.outputs import (
     HLS_KIND,
     IMAGE_KIND,
     REGRESS_KIND,
+    REPORT_KIND,
     SYNTH_KIND,
     TRAIN_KIND,
     check_file_output,
@@ -35,7 +36,7 @@ from asicgen.core.outputs import (
     write_manifest,
 )
 from asicgen.core.raw import ConfigError
-from asicgen.core.render import Stamp, is_generated
+from asicgen.core.render import Stamp, is_generated, write_tree
 from asicgen.core.weights import WeightSet
 from asicgen.csim import CsimError, load_project, run_csim
 from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE, DOT_STRUCTURES, SYNTH_DOT_STRUCTURE
@@ -43,6 +44,7 @@ from asicgen.dump import compare, read_dump
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
 from asicgen.liberty import NAMED_LIBRARIES, LibertyError, read_library
+from asicgen.report import REPORT_HTML, REPORT_MD, build_report, render_report
 from asicgen.rtl import generate_rtl
 from asicgen.sources import load_network
 from asicgen.synth import MeasureActivity, SynthError, synth_command, synthesise_rtl, write_report
@@ -554,6 +556,27 @@ def cmd_regress(args: argparse.Namespace) -> int:
     return 0 if code == 0 else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    out = check_folder_output(Path(args.out), REPORT_KIND, force=args.force, inputs=[folder])
+    report = build_report(folder, Path(args.synth) if args.synth else None)
+    files = render_report(report, args.command_line)
+    write_tree(out, files, {"kind": REPORT_KIND, "command": args.command_line, "source": str(folder)},
+               force=args.force)
+    print(f"[report] {report.title} -> {out / REPORT_HTML} and {out / REPORT_MD}", file=sys.stderr)
+    return 0
+
+
+def _add_report_parser(sub) -> None:
+    p = sub.add_parser("report", help="one page (HTML and Markdown) on a region's compression and its IP")
+    p.add_argument("folder", help="a training run (`asicgen train --out`) or a flow folder (`asicgen flow`)")
+    p.add_argument("--out", required=True, help="output folder: report.html, report.md and the plots")
+    p.add_argument("--synth", default=None, metavar="DIR",
+                   help="also the figures of an `asicgen synth` output folder (a flow folder's synth/ is "
+                        "taken when present)")
+    p.set_defaults(func=cmd_report)
+
+
 def _add_regress_parser(sub) -> None:
     p = sub.add_parser("regress", help="the cocotb regressions of a generated IP, as it is (pytest-xdist, "
                                        "JUnit XML); exit 1 on any failure")
@@ -693,6 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_seu_rate_parser(sub)
     _add_region_parser(sub)
     _add_regress_parser(sub)
+    _add_report_parser(sub)
 
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")
@@ -729,7 +753,7 @@ def _add_seu_rate_parser(sub) -> None:
 
 
 #: commands that replace an output folder whole, and accept --force
-FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth", "regress")
+FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth", "regress", "report")
 
 
 def _add_output_options(commands: dict[str, argparse.ArgumentParser]) -> None:

@@ -20,10 +20,12 @@ from typing import TextIO
 from asicgen.core.atomic import write_text
 from asicgen.core.image import write_image
 from asicgen.core.naming import CLOCK_MHZ
-from asicgen.core.outputs import FLOW_KIND, staged_folder, write_manifest
+from asicgen.core.outputs import FLOW_KIND, REPORT_KIND, staged_folder, write_manifest
+from asicgen.core.render import write_tree
 from asicgen.csim import run_csim
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
+from asicgen.report import REPORT_FOLDER, REPORT_HTML, REPORT_MD, build_report, render_report
 from asicgen.rtl import generate_rtl
 from asicgen.sources import load_network
 from tmr.rate import Environment, figures, load_inventory, stamped_markdown, summary_line
@@ -81,7 +83,7 @@ class FlowLog:
                 for s in self.stages]
 
 
-STAGES = ("train", "image", "hls", "csim", "rtl", "tmr", "seu-rate", "verify rtl", "verify rtl_tmr")
+STAGES = ("train", "image", "hls", "csim", "rtl", "tmr", "seu-rate", "verify rtl", "verify rtl_tmr", "report")
 
 #: the upset-rate figures of the flow (default cross-section and flux), beside the manifest
 SEU_RATE_FILE = "seu_rate.md"
@@ -158,6 +160,14 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
                         s.result = f"{modules} modules streamed bit-exact, " + s.result
                     else:
                         s.result += f"; see {out / 'sim' / rtl / sim.results_xml.name}"
+            ok = all(s.ok for s in log.stages)
+            with log.stage("report", f"one page on the region and its IP -> "
+                                     f"{out / REPORT_FOLDER / REPORT_HTML}") as s:
+                # the stage log so far goes into the report: the manifest is written first, then again
+                finish("passed" if ok else "failed")
+                files = render_report(build_report(stage_dir), command("report", out, out / REPORT_FOLDER))
+                write_tree(stage_dir / REPORT_FOLDER, files, {"kind": REPORT_KIND, "source": str(out)})
+                s.result = f"{REPORT_FOLDER}/{REPORT_HTML}, {REPORT_FOLDER}/{REPORT_MD}"
             ok = all(s.ok for s in log.stages)
             finish("passed" if ok else "failed")
         except KeyboardInterrupt:

@@ -19,12 +19,15 @@ _asicgen_pick_python() {
 }
 
 # Debian packages for the cell-library flow (`asicgen synth --liberty osu018`): the
-# osu018 standard cells and OpenSTA. Installed where the user is root and apt-get exists;
-# elsewhere a note says what to install, and the tests that need them skip with that reason.
+# osu018 standard cells and OpenSTA; and a headless Chromium, in which a test renders the
+# report page. Installed where the user is root and apt-get exists; elsewhere a note says
+# what to install, and the tests that need them skip with that reason.
 _asicgen_system_packages() {
     local missing=()
     [[ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ]] || missing+=(qflow-tech-osu018)
     command -v sta >/dev/null 2>&1 || missing+=(opensta)
+    command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 ||
+        missing+=(chromium-headless-shell)
     (( ${#missing[@]} )) || return 0
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
         echo "[env] installing Debian packages: ${missing[*]}" >&2
@@ -36,7 +39,7 @@ _asicgen_system_packages() {
         echo "[env] note: installing ${missing[*]} failed (log /tmp/asicgen-apt.log)" >&2
     fi
     echo "[env] note: ${missing[*]} not installed (needs root and apt-get): the cell-library" \
-         "synthesis (--liberty) is unavailable and its tests skip" >&2
+         "synthesis (--liberty) or the browser test of the report is unavailable and its tests skip" >&2
     return 0
 }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["train", "image", "hls", "csim", "rtl", "tmr", "seu-rate", "verify rtl", "verify rtl_tmr"]
+STAGES = ["train", "image", "hls", "csim", "rtl", "tmr", "seu-rate", "verify rtl", "verify rtl_tmr", "report"]
 
 
 @pytest.mark.slow
@@ -38,6 +38,8 @@ def test_scripts_flow_from_the_repository_root():
         assert all(s["ok"] for s in manifest["stages"])
         assert "0 mismatches" in manifest["stages"][3]["result"]
         assert "seu_rate.md" in manifest["files"] and "rtl_tmr/tmr_report.json" in manifest["files"]
+        report = (ROOT / out / "report" / "report.md").read_text()
+        assert "## Flow stages" in report and "| verify rtl_tmr | passed |" in report
         assert not [p for p in (ROOT / "build").iterdir() if p.name.startswith(".test-flow")]
     finally:
         shutil.rmtree(ROOT / out, ignore_errors=True)

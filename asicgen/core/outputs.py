@@ -47,6 +47,7 @@ GENERATE_KIND = "generate"
 FLOW_KIND = "flow"
 SYNTH_KIND = "synth"
 REGRESS_KIND = "regress"
+REPORT_KIND = "report"
 TOOL = f"asicgen {__version__}"
 
 

@@ -19,7 +19,8 @@ from asicgen import __version__
 from asicgen.core.outputs import staged_folder, write_manifest
 
 COMMENT_PREFIX = {".h": "//", ".cpp": "//", ".sv": "//", ".v": "//", ".svh": "//", ".tcl": "#",
-                  ".mk": "#", "Makefile": "#", ".md": None, ".txt": "#", ".hex": "//", ".py": "#"}
+                  ".mk": "#", "Makefile": "#", ".md": None, ".html": None, ".txt": "#", ".hex": "//",
+                  ".py": "#"}
 
 
 @dataclass(frozen=True)
