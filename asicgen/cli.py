@@ -44,6 +44,7 @@ from asicgen.dump import compare, read_dump
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
 from asicgen.liberty import NAMED_LIBRARIES, LibertyError, read_library
+from asicgen.region import retrain
 from asicgen.report import REPORT_HTML, REPORT_MD, build_report, render_report
 from asicgen.rtl import generate_rtl
 from asicgen.sources import load_network
@@ -155,12 +156,13 @@ def _i2c_address(text: str) -> int:
     return value
 
 
-def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+def _add_train_arguments(p: argparse.ArgumentParser, arch: bool = True) -> None:
     p.add_argument("--region", default=None,
                    help="region preset name or a .toml/.json region file "
                         "(default: the default region)")
-    p.add_argument("--arch", choices=("default", "8x8"), default=None,
-                   help="encoder architecture (default: 4x4x3, 2288 weights)")
+    if arch:
+        p.add_argument("--arch", choices=("default", "8x8"), default=None,
+                       help="encoder architecture (default: 4x4x3, 2288 weights)")
     p.add_argument("--seed", type=_seed, default=None, help="random seed (data, split, training)")
     p.add_argument("--epochs", type=_at_least(1, "the number of epochs"), default=None,
                    help="maximum epochs (early stopping)")
@@ -591,9 +593,28 @@ def _add_regress_parser(sub) -> None:
     p.set_defaults(func=cmd_regress)
 
 
+def cmd_region_retrain(args: argparse.Namespace) -> int:
+    overrides = {"seed": args.seed, "epochs": args.epochs, "modules": args.modules, "loss": args.loss,
+                 "eval_modules": args.eval_modules}
+    result = retrain(Path(args.ip), args.region or DEFAULT_REGION, Path(args.out), overrides,
+                     args.command_line, force=args.force, modules_per_region=args.stream_modules)
+    return 0 if result.passed else 1
+
+
 def _add_region_parser(sub) -> None:
     region = sub.add_parser("region", help="detector-region jobs on a fixed chip").add_subparsers(
         dest="region_command", required=True)
+    p = region.add_parser("retrain", help="retrain a region's weights for an existing IP (its architecture), "
+                                          "write the image and prove over I2C that the IP's untouched RTL "
+                                          "runs them bit-exact")
+    p.add_argument("--ip", required=True, help="the output folder of `asicgen generate` (the chip's IP)")
+    _add_train_arguments(p, arch=False)
+    p.add_argument("--stream-modules", type=_at_least(1, "the modules streamed"), default=300,
+                   help="modules streamed after programming (default 300)")
+    p.add_argument("--out", required=True, help="output folder: train/, image/, sim/")
+    p.add_argument("--force", action="store_true",
+                   help="also replace an earlier asicgen output of another kind at --out")
+    p.set_defaults(func=cmd_region_retrain)
     p = region.add_parser("diff", help="compare a register dump read back from a chip with the weight image "
                                        "it should hold; names every differing weight (exit 1 if any)")
     p.add_argument("dump", help="text file, one '<address> <byte>' pair in hex per line (format: "
