@@ -48,6 +48,7 @@ from asicgen.region import retrain
 from asicgen.report import REPORT_HTML, REPORT_MD, build_report, render_report
 from asicgen.rtl import generate_rtl
 from asicgen.sources import load_network
+from asicgen.sweep import run_sweep
 from asicgen.synth import MeasureActivity, SynthError, synth_command, synthesise_rtl, write_report
 from tmr.flow import REPORT_FORMAT, check_survival, harden_sources, write_hardened
 from tmr.policy import Policy
@@ -601,6 +602,25 @@ def cmd_region_retrain(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    result = run_sweep(Path(args.sweep), Path(args.out), args.command_line, force=args.force)
+    failed = [r for r in result.results if r["status"] != "passed"]
+    for r in failed:
+        print(f"[sweep] {r['task']} ({r['region']}) {r['status']}: {r['result']}; log {r['log']}",
+              file=sys.stderr)
+    print(f"[sweep] {len(result.results) - len(failed)} of {len(result.results)} tasks passed; summary "
+          f"{Path(args.out) / 'summary.md'}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
+def _add_sweep_parser(sub) -> None:
+    p = sub.add_parser("sweep", help="retrain and verify many regions (IPs, losses) as tasks on Dask "
+                                     "distributed; one summary")
+    p.add_argument("sweep", help="the sweep file (TOML; format: docs/sweep.md)")
+    p.add_argument("--out", required=True, help="output folder: one folder and one log per task, summary.md")
+    p.set_defaults(func=cmd_sweep)
+
+
 def _add_region_parser(sub) -> None:
     region = sub.add_parser("region", help="detector-region jobs on a fixed chip").add_subparsers(
         dest="region_command", required=True)
@@ -738,6 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_region_parser(sub)
     _add_regress_parser(sub)
     _add_report_parser(sub)
+    _add_sweep_parser(sub)
 
     p = sub.add_parser("csim", help="C-simulate an HLS project against the bit-exact Python model")
     p.add_argument("project", help="directory written by `asicgen hls`")
@@ -774,7 +795,7 @@ def _add_seu_rate_parser(sub) -> None:
 
 
 #: commands that replace an output folder whole, and accept --force
-FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth", "regress", "report")
+FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth", "regress", "report", "sweep")
 
 
 def _add_output_options(commands: dict[str, argparse.ArgumentParser]) -> None:
