@@ -1,7 +1,14 @@
 """Switching activity measured in simulation, for power estimates: the bulk testbench streams
 region data through the datapath with trained weights, Verilator counts every signal bit's
 toggles (toggle coverage), and the mean toggle rate per clock over the datapath's flip-flop
-bits is the figure OpenSTA is given (`asicgen.sta`)."""
+bits is the figure OpenSTA is given (`asicgen.sta`).
+
+Verilator (5.048 here) counts the toggles of a signal wider than 64 bits (stored as 32-bit
+words) cumulatively across its words: the count it reports for bit 32k+b is the sum of the
+toggles of bits b, 32+b, ..., 32k+b. `unwind_wide_counts` takes the differences back.
+Checked on the converter's 384-bit input register streaming 2,000 modules: the corrected
+counts equal, bit for bit, the toggles of the bit-exact model's normalised inputs (up to
+the one transition out of reset); uncorrected, the mean was 6.5 times too high."""
 
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ from verif.bulk import build_bulk, run_bulk
 from verif.runner import SimulationError
 from verif.vectors import VectorSet
 
+#: Verilator stores signals wider than this in 32-bit words (VlWide)
+WIDE_BITS, WORD_BITS = 64, 32
 #: the datapath's instance in the bulk testbench; the clock that counts cycles
 DATAPATH_SCOPE = "tb_bulk.u_core"
 CLOCK = ("tb_bulk", "clk")
@@ -61,6 +70,30 @@ def read_toggles(path: Path) -> tuple[Counter, int]:
     return toggles, cycles
 
 
+_INDEXED = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def unwind_wide_counts(toggles: Counter) -> Counter:
+    """Toggle counts with the cumulative counting of wide signals undone (see the module docstring):
+    for every signal with a bit index at or above WIDE_BITS, bit 32k+b gets its count minus that
+    of bit 32(k-1)+b."""
+    signals: dict[tuple[str, str], dict[int, int]] = {}
+    plain: Counter = Counter()
+    for (scope, bit), count in toggles.items():
+        found = _INDEXED.match(bit)
+        if found is None:
+            plain[(scope, bit)] += count
+        else:
+            signals.setdefault((scope, found.group(1)), {})[int(found.group(2))] = count
+    fixed = Counter(plain)
+    for (scope, name), counts in signals.items():
+        wide = max(counts) >= WIDE_BITS
+        for index, count in counts.items():
+            below = counts.get(index - WORD_BITS, 0) if wide and index >= WORD_BITS else 0
+            fixed[(scope, f"{name}[{index}]")] = count - below
+    return fixed
+
+
 def _is_register(bit: str) -> bool:
     """A flip-flop bit: the RTL names every register `<name>_q` (lowRISC style)."""
     return bit.split("[", 1)[0].endswith("_q")
@@ -93,7 +126,9 @@ def measure_activity(weights: WeightSet, charges: np.ndarray, elinks: int, rtl_d
         raise SimulationError(f"the activity run mismatched the model on {result.mismatches} of "
                               f"{result.checked} modules")
     toggles, cycles = read_toggles(work / "coverage0.dat")
+    toggles = unwind_wide_counts(toggles)
     how = (f"Verilator toggle coverage of the datapath streaming {len(codes):,} modules of {source} "
            f"({elinks} e-links), one every {design.ii} clock(s), outputs checked against the model: "
-           f"mean toggles per clock over its flip-flop bits")
+           f"mean toggles per clock over its flip-flop bits (counts of signals wider than 64 bits "
+           f"unwound, see verif/activity.py)")
     return datapath_activity(toggles, cycles, how)
