@@ -37,9 +37,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from asicgen.core.atomic import write_text
 from asicgen.core.design import Design
 from asicgen.core.naming import CLOCK_MHZ, CLOCK_PERIOD_NS, TOP
 from asicgen.core.outputs import RTL_KIND, RTL_TMR_KIND
+from asicgen.core.render import Stamp, environment, render
 from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE
 from asicgen.harden import generate_hardened_top
 from asicgen.liberty import Library, adder_techmap
@@ -401,25 +403,27 @@ def report_rows(results: list[SynthResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_report(out_dir: Path, design: Design, results: list[SynthResult], command: str,
-                 build: str = "plain build, no TMR", notes: Sequence[str] = ()) -> list[Path]:
-    """synth.md and synth.json under `out_dir`."""
-    from asicgen.core.atomic import write_text
-    from asicgen.core.render import Stamp, environment, render
-
-    rows = report_rows(results)
+def report_markdown(design: Design, rows: list[dict[str, Any]], command: str,
+                    build: str = "plain build, no TMR", notes: Sequence[str] = ()) -> str:
+    """synth.md from the report rows (`report_rows`, or the rows of a synth.json)."""
     stamp = Stamp(f"Synthesis report: {design.summary()}", design.digest(), command)
-    template = "synth_cells.md.j2" if results and results[0].library else "synth.md.j2"
-    text = render(environment("report"), template, stamp, "synth.md", rows=rows,
+    template = "synth_cells.md.j2" if rows and rows[0].get("library") else "synth.md.j2"
+    return render(environment("report"), template, stamp, "synth.md", rows=rows,
                   design_summary=design.summary(), build=build, notes=list(notes), flow_notes=FLOW_NOTES,
                   blocks=list(BLOCKS.values()),
                   weight_bits=design.image_bits, reference_gates=REFERENCE_GATES,
                   reference_nand2=REFERENCE_NAND2, reference_nand2_um2=REFERENCE_NAND2_UM2,
                   sta_notes=constraint_notes(),
                   transistor_table=", ".join(f"{k.strip('$_')} {v}" for k, v in CMOS_TRANSISTORS.items()))
+
+
+def write_report(out_dir: Path, design: Design, results: list[SynthResult], command: str,
+                 build: str = "plain build, no TMR", notes: Sequence[str] = ()) -> list[Path]:
+    """synth.md and synth.json under `out_dir`."""
+    rows = report_rows(results)
     out_dir = Path(out_dir)
     paths = [out_dir / "synth.md", out_dir / "synth.json"]
-    write_text(paths[0], text)
+    write_text(paths[0], report_markdown(design, rows, command, build, notes))
     write_text(paths[1], json.dumps({"command": command, "design": design.to_raw(), "build": build,
                                      "notes": list(notes), "results": rows},
                                     indent=1, sort_keys=True) + "\n")
