@@ -37,15 +37,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from asicgen.core.arch import EncoderArch
 from asicgen.core.atomic import write_text
 from asicgen.core.design import Design
 from asicgen.core.naming import CLOCK_MHZ, CLOCK_PERIOD_NS, TOP
-from asicgen.core.outputs import RTL_KIND, RTL_TMR_KIND
+from asicgen.core.outputs import RTL_KIND, RTL_TMR_KIND, SYNTH_KIND, staged_folder, write_manifest
 from asicgen.core.render import Stamp, environment, render
 from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE
 from asicgen.harden import generate_hardened_top
 from asicgen.liberty import Library, adder_techmap
 from asicgen.rtl import generate_rtl
+from asicgen.sources import load_network
 from asicgen.sta import StaError, constraint_notes, find_sta, run_sta, to_raw
 from tmr.flow import check_survival
 from tmr.transform import TmrError
@@ -454,8 +456,6 @@ def synth_command(source: str, iis: list[int], out: Path, command: str, flow: st
     """`asicgen synth`: SOURCE is an RTL directory written by asicgen (its own II), an
     architecture preset (default, 8x8), or a trained network (one run per II). The report
     folder `out` is built whole beside its target and swapped in at the end."""
-    from asicgen.core.outputs import SYNTH_KIND, staged_folder, write_manifest
-
     with staged_folder(Path(out), SYNTH_KIND, force=force) as stage:
         paths = _synth_into(stage, source, iis, command, flow, depth, dots, library, tmr, measure)
         write_manifest(stage, SYNTH_KIND, {"command": command, "source": str(source)})
@@ -467,8 +467,6 @@ def synth_command(source: str, iis: list[int], out: Path, command: str, flow: st
 def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str, depth: bool,
                 dots: Sequence[str], library: Library | None, tmr: bool,
                 measure: MeasureActivity | None) -> list[Path]:
-    from asicgen.core.arch import EncoderArch
-
     path = Path(source)
     manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}
     if manifest.get("kind") in (RTL_KIND, RTL_TMR_KIND):
@@ -479,8 +477,6 @@ def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str,
         if source in ("default", "4x4x3", "8x8"):
             design = Design.build(EncoderArch.preset(source))
         else:
-            from asicgen.sources import load_network
-
             design = load_network(path).design
         results = []
         for ii in iis:
