@@ -56,6 +56,7 @@ def main() -> None:
     design = Design.build(EncoderArch())
     say(f"I2C fuzzing: {args.events:,} events on {design.summary()}")
     with tempfile.TemporaryDirectory(prefix="asicgen-bench-fuzz-") as tmp:
+        say(f"progress every 5% of the events in {Path(tmp) / 'sim' / 'sim_tb_i2c_fuzz.log'}")
         summary, seconds = timed(lambda: run_fuzz(design, Path(tmp), args.events, args.seed))
     say(f"{summary['mismatches']} mismatches, {summary['transactions_ok']} transactions answered, "
         f"{seconds:.0f} s")

@@ -362,10 +362,15 @@ class Fuzzer:
             self.transactions_ok += 1
             self.transaction_bytes += count
 
-    async def run(self, count: int) -> None:
+    async def run(self, count: int, progress: Callable[[int], None] | None = None) -> None:
+        """`count` random events then one well-formed transaction; `progress(done)` is called
+        every twentieth of the run (long runs take tens of minutes)."""
         kinds, weights = list(EVENTS), list(EVENTS.values())
-        for _ in range(count):
+        every = max(1, count // 20)
+        for done in range(1, count + 1):
             await self.event(self.rng.choices(kinds, weights)[0])
+            if progress is not None and done % every == 0:
+                progress(done)
         await self.transaction()
 
     def final_state(self, weights: int | None, elinks: int | None, enable: int | None) -> None:

@@ -10,6 +10,7 @@ Config keys (besides those of verif/i2c_agent.TbConfig): `fuzz_events` (default 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import cocotb
@@ -67,7 +68,13 @@ async def _fuzz(dut, model_device: int | None = None, events: int | None = None)
     fuzzer = Fuzzer(cfg.regmap, cfg.device_address, cfg.glitch_filter, _port(env), env.rng, model_device)
     dut.ctrl_scl_o.value = 1
     dut.ctrl_sda_o.value = 1
-    await fuzzer.run(events)
+    started = time.monotonic()
+
+    def progress(done: int) -> None:
+        cocotb.log.info("I2C fuzz: %d/%d events, %d line changes, %d mismatches, %.0f s", done, events,
+                        fuzzer.steps, len(fuzzer.errors), time.monotonic() - started)
+
+    await fuzzer.run(events, progress)
     fuzzer.final_state(resolved(dut.weights), resolved(dut.elinks), resolved(dut.enable))
     summary = {"events": events, "by_kind": dict(sorted(fuzzer.events.items())), "line_changes": fuzzer.steps,
                "transactions_ok": fuzzer.transactions_ok,
