@@ -11,7 +11,6 @@ before anything is trained.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from asicgen.core.design import Design
 from asicgen.core.image import write_image
 from asicgen.core.outputs import (
     GENERATE_KIND,
+    changed_files,
     check_folder_output,
     read_manifest,
     staged_folder,
@@ -45,12 +45,7 @@ class FixedIp:
 
     def changed_files(self) -> list[str]:
         """RTL files that no longer have the sha256 the IP's manifest lists."""
-        return [name for name, digest in self.rtl_sha256.items()
-                if not (self.folder / name).is_file() or _sha256(self.folder / name) != digest]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        return changed_files(self.folder, self.rtl_sha256)
 
 
 def load_ip(folder: Path) -> FixedIp:

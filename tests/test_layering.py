@@ -122,7 +122,66 @@ def test_no_circles_between_modules_or_packages():
     assert circles(parts) == []
 
 
+#: what an import inside a function may delay: the libraries that take seconds to import
+HEAVY = frozenset({"tensorflow", "qkeras", "hls4ml", "matplotlib"})
+#: a standard-library module missing from older Pythons, with its PyPI back-port
+VERSION_FALLBACKS = frozenset({"tomllib", "tomli"})
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The modules a file imports when it is loaded (not those inside functions)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        for inner in ast.walk(node) if isinstance(node, (ast.If, ast.Try)) else [node]:
+            if isinstance(inner, ast.Import):
+                names |= {alias.name for alias in inner.names}
+            elif isinstance(inner, ast.ImportFrom) and inner.module and inner.level == 0:
+                names |= {inner.module} | {f"{inner.module}.{a.name}" for a in inner.names}
+    return names
+
+
+def loads_heavy(module: str, files: dict[str, Path], seen: set[str] | None = None) -> bool:
+    """Whether importing `module` loads a heavy library, directly or through project modules."""
+    if module.split(".")[0] in HEAVY:
+        return True
+    seen = set() if seen is None else seen
+    if module not in files or module in seen:
+        return False
+    seen.add(module)
+    return any(loads_heavy(name, files, seen) for name in top_level_imports(files[module]))
+
+
+def deferred_imports(files: dict[str, Path]) -> list[tuple[str, int, str]]:
+    """(module, line, imported module) for every import inside a function."""
+    found = []
+    for module, path in sorted(files.items()):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Import):
+                    found += [(module, inner.lineno, alias.name) for alias in inner.names]
+                elif isinstance(inner, ast.ImportFrom) and inner.module and inner.level == 0:
+                    found += [(module, inner.lineno, inner.module)]
+    return found
+
+
+def project_files() -> dict[str, Path]:
+    return {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+
+
+def test_imports_inside_functions_only_delay_heavy_libraries():
+    """An import inside a function delays TensorFlow (or QKeras, hls4ml, matplotlib) for start-up
+    time; any other one belongs at the top of the file."""
+    files = project_files()
+    needless = [f"{files[m].relative_to(ROOT)}:{line}: {name}" for m, line, name in deferred_imports(files)
+                if name not in VERSION_FALLBACKS and not loads_heavy(name, files)]
+    assert not needless, "imports inside functions that delay nothing heavy:\n" + "\n".join(needless)
+
+
 def test_the_checks_can_fail():
     """A made-up graph with a circle and an upward import is caught."""
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer("asicgen.core.design") < layer("verif.seu") < layer("asicgen.cli")
+    files = project_files()
+    assert loads_heavy("training.train", files) and not loads_heavy("asicgen.core.design", files)

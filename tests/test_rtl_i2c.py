@@ -13,13 +13,14 @@ import pytest
 
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
-from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS, DEFAULT_GLITCH_FILTER
+from asicgen.core.i2c import DEFAULT_GLITCH_FILTER
 from rtl_wrappers.generate import REGFILE, TARGET, render_wrappers, wrapper_stamp
 from tmr.yosys import YosysError, run_yosys, yosys_command
 from verif.i2c_fuzz import EVENTS as FUZZ_EVENTS
-from verif.i2c_timing import WRAPPER, predicted_scl_cycles
+from verif.i2c_launch import WRAPPER, run_i2c, write_wrappers
+from verif.i2c_timing import predicted_scl_cycles
 from verif.params import wrapper_parameters
-from verif.runner import run_cocotb, verilator_environment
+from verif.runner import verilator_environment
 
 #: 62 weights of 6 bits = 372 bits: 47 bytes, the last holding 4 weight bits
 SMALL_ARCH = EncoderArch(conv_filters=1, dense_units=2)
@@ -32,25 +33,14 @@ SHORT_TESTS = ["test_reset_state", "test_partial_and_burst_writes", "test_burst_
 
 
 def write_rtl(design: Design, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = render_wrappers(design, wrapper_stamp(design, "pytest tests/test_rtl_i2c.py"))
-    paths = []
-    for name, text in files.items():
-        (out / name).write_text(text)
-        paths.append(out / name)
-    return paths
+    return write_wrappers(design, out, "pytest tests/test_rtl_i2c.py")
 
 
 def run_tb(design: Design, build: Path, tests: list[str] | None, test_module: str = "verif.tb_i2c",
            **config) -> dict:
-    sources = write_rtl(design, build / "rtl") + [WRAPPER]
     timing = build / "i2c_timing.json"
-    cfg = {"design": design.to_raw(), "device_address": DEFAULT_DEVICE_ADDRESS,
-           "glitch_filter": DEFAULT_GLITCH_FILTER, "scl_hz": 400e3, "full_image_scl_hz": 1e6, "seed": 7,
-           "timing_file": str(timing), **config}
-    params = wrapper_parameters(design, WRAPPER, GlitchFilter=cfg["glitch_filter"])
-    result = run_cocotb(sources=sources, toplevel="i2c_tb_top", test_module=test_module,
-                        build_dir=build / "sim", config=cfg, testcase=tests, parameters=params)
+    cfg = {"scl_hz": 400e3, "full_image_scl_hz": 1e6, "seed": 7, "timing_file": str(timing), **config}
+    result = run_i2c(write_rtl(design, build / "rtl"), design, build / "sim", test_module, tests, **cfg)
     report = {"tests": result.tests, "failed": result.failed, "build_s": round(result.build_seconds, 1),
               "run_s": round(result.run_seconds, 1), "per_test": per_test_times(result.results_xml)}
     if timing.exists():

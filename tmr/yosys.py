@@ -53,8 +53,6 @@ def check_source(path: Path) -> None:
 
 def stage_sources(sources, workdir: Path) -> list[str]:
     """Copy `sources` into workdir/src; returns their paths relative to workdir."""
-    import shutil as _shutil
-
     for source in sources:
         check_source(Path(source))
     src = Path(workdir) / "src"
@@ -62,7 +60,7 @@ def stage_sources(sources, workdir: Path) -> list[str]:
     names = []
     for i, source in enumerate(sources):
         target = src / f"{i:03d}_{Path(source).name}"
-        _shutil.copyfile(source, target)
+        shutil.copyfile(source, target)
         names.append(str(target.relative_to(workdir)))
     return names
 

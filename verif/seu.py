@@ -33,9 +33,10 @@ import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from asicgen.core.design import Design
+from asicgen.core.regmap import RegisterMap
 from tmr.transform import replica_base
 from verif.params import CLOCK_NS
-from verif.runner import Public
+from verif.runner import Public, run_cocotb
 from verif.seu_wrapper import (
     WRAPPER,
     InjectionPort,
@@ -351,8 +352,6 @@ def summarise(upsets: Sequence[Upset]) -> dict[str, Any]:
 
 def tmr_classes(design: Design) -> list[str]:
     """The error classes in the order of the TMR_ERR flag bits."""
-    from asicgen.core.regmap import RegisterMap
-
     return [f.name for f in RegisterMap.for_design(design).reg.TMR_ERR.fields]
 
 
@@ -409,8 +408,6 @@ def run_seu(build_dir: Path, config: dict[str, Any], tests: str | Sequence[str],
             build_args: Sequence[str] = (), after_build: Callable[[], None] | None = None) -> Any:
     """Build (once per build_dir) and run the cocotb tests `tests` of verif/tb_seu.py, with only the
     signals they touch public (`public_signals`); `after_build` as in `verif.runner.run_cocotb`."""
-    from verif.runner import run_cocotb
-
     hardened = config["build"] == "tmr"
     targets = [Target.from_raw(t) for t in config["targets"]]
     single = [Target.from_raw(t) for t in config["single_targets"]]

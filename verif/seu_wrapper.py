@@ -35,10 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cocotb.triggers import ClockCycles
+from cocotb.utils import get_sim_time
 
 from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS
 from tmr.transform import replica_base
 from verif.params import design_parameters
+from verif.vectors import expected_words, pack_rows
 
 WRAPPER = "tb_seu_top"
 #: the I2C device address the wrapper gives ae_top
@@ -75,8 +78,6 @@ def write_stream_files(directory: Path, design: Any, weights: Any, codes: np.nda
                        elinks: int) -> StreamFiles:
     """Write the TC words of `codes` and the bit-exact model's outputs for them (e-link mode
     `elinks`), one hex word a line."""
-    from verif.vectors import expected_words, pack_rows
-
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     stimulus, expected = directory / "seu_stimulus.hex", directory / "seu_expected.hex"
@@ -253,8 +254,6 @@ class InjectionPort:
 
         The writes land together in this time step's read-write phase; the wrapper sees only
         the last operation of a time step, so a second one in the same step is refused."""
-        from cocotb.utils import get_sim_time
-
         now = get_sim_time("step")
         if now == self._last_step:
             raise RuntimeError("one injection per time step: the wrapper would see only the last")
@@ -287,8 +286,6 @@ class StreamChecker:
 
     async def stop(self) -> None:
         """Stop sending, and wait until the last module's output has been checked."""
-        from cocotb.triggers import ClockCycles
-
         self.dut.stream_on.value = 0
         await ClockCycles(self.dut.clk, self.latency + 3)
 

@@ -34,12 +34,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cocotb
 import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge
 
 from asicgen.core.design import Design
+from asicgen.core.image import hex_text
 from asicgen.core.naming import CORE_FILES
+from asicgen.core.render import Stamp
 from asicgen.core.weights import WeightSet
 from verif.params import CLOCK_NS, wrapper_parameters
+from verif.runner import SimulationError, load_config, run_cocotb
 from verif.vectors import expected_words, pack_rows  # noqa: F401  (re-exported)
 
 WRAPPER = Path(__file__).with_name("tb_throughput_top.sv")
@@ -98,8 +104,6 @@ def latency_notes(cycles: list[int], ii: int, latency: int) -> list[str]:
 def _simulate(design: Design, rtl_dir: Path, sim_dir: Path, config: dict, plusargs: list[str],
               optimise: bool) -> float:
     """Build (incrementally, in `sim_dir`) and run the cocotb test; the build's seconds."""
-    from verif.runner import run_cocotb
-
     sources = [Path(rtl_dir) / name for name in CORE_FILES] + [WRAPPER]
     result = run_cocotb(sources=sources, toplevel=TOPLEVEL, test_module="verif.tb_throughput",
                         build_dir=sim_dir, config=config,
@@ -118,10 +122,6 @@ def run_throughput(design: Design, weights: WeightSet, codes: np.ndarray, rtl_di
     `model_weights` (default: `weights`) computes the expected outputs; giving other
     weights than the DUT's shows that the check fails.
     """
-    from asicgen.core.image import hex_text
-    from asicgen.core.render import Stamp
-    from verif.runner import SimulationError
-
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     np.save(build_dir / "codes.npy", np.asarray(codes, dtype=np.int64))
@@ -167,9 +167,6 @@ class Sampler:
 
 
 async def _reset(dut) -> None:
-    from cocotb.clock import Clock
-    from cocotb.triggers import ClockCycles, FallingEdge
-
     dut.tc_valid.value = 0
     dut.tc_in.value = 0
     Clock(dut.clk, CLOCK_NS, unit="ns").start()
@@ -182,8 +179,6 @@ async def _reset(dut) -> None:
 
 async def _stream(dut, stimulus: list[int], ii: int, tail: int) -> Sampler:
     """At every falling edge: sample the outputs, then write the next module (one per `ii` clocks)."""
-    from cocotb.triggers import FallingEdge
-
     edge = FallingEdge(dut.clk)
     tc, tc_valid = dut.tc_in, dut.tc_valid
     sampler = Sampler(dut)
@@ -208,37 +203,28 @@ async def _stream(dut, stimulus: list[int], ii: int, tail: int) -> Sampler:
     return sampler
 
 
-try:
-    import cocotb
-except ImportError:  # pragma: no cover - the launching side needs only numpy
-    cocotb = None
-
-if cocotb is not None:
-
-    @cocotb.test()
-    async def stream_at_full_rate(dut) -> None:
-        """Every module bit-exact against the model, one per II clocks; reports modules/s."""
-        from verif.runner import load_config
-
-        config = load_config()
-        design = Design.from_raw(config["design"])
-        model = WeightSet.from_words(design, np.asarray(config["model_weights"], dtype=np.int64))
-        t0 = time.perf_counter()
-        codes = np.load(config["codes"])
-        stimulus = pack_rows(codes, design.converter.tc_code.bits)
-        expected = expected_words(design, model, codes, int(config["elinks"]))
-        prepare = time.perf_counter() - t0
-        await _reset(dut)
-        t1 = time.perf_counter()
-        sampler = await _stream(dut, stimulus, design.ii, design.latency + 2)
-        stream = time.perf_counter() - t1
-        mismatches, notes = compare(sampler.got, expected)
-        late = latency_notes(sampler.cycles, design.ii, design.latency)
-        notes = sampler.problems + late + notes
-        mismatches += len(sampler.problems) + len(late)
-        report = {"modules": len(stimulus), "checked": len(sampler.got), "mismatches": mismatches,
-                  "stream_seconds": stream, "prepare_seconds": prepare, "first_mismatches": notes[:5]}
-        Path(config["report"]).write_text(json.dumps(report, indent=1))
-        cocotb.log.info("%d modules in %.2f s: %.0f modules/s, %d mismatches", len(stimulus), stream,
-                        len(stimulus) / stream, mismatches)
-        assert mismatches == 0, "; ".join(notes[:5])
+@cocotb.test()
+async def stream_at_full_rate(dut) -> None:
+    """Every module bit-exact against the model, one per II clocks; reports modules/s."""
+    config = load_config()
+    design = Design.from_raw(config["design"])
+    model = WeightSet.from_words(design, np.asarray(config["model_weights"], dtype=np.int64))
+    t0 = time.perf_counter()
+    codes = np.load(config["codes"])
+    stimulus = pack_rows(codes, design.converter.tc_code.bits)
+    expected = expected_words(design, model, codes, int(config["elinks"]))
+    prepare = time.perf_counter() - t0
+    await _reset(dut)
+    t1 = time.perf_counter()
+    sampler = await _stream(dut, stimulus, design.ii, design.latency + 2)
+    stream = time.perf_counter() - t1
+    mismatches, notes = compare(sampler.got, expected)
+    late = latency_notes(sampler.cycles, design.ii, design.latency)
+    notes = sampler.problems + late + notes
+    mismatches += len(sampler.problems) + len(late)
+    report = {"modules": len(stimulus), "checked": len(sampler.got), "mismatches": mismatches,
+              "stream_seconds": stream, "prepare_seconds": prepare, "first_mismatches": notes[:5]}
+    Path(config["report"]).write_text(json.dumps(report, indent=1))
+    cocotb.log.info("%d modules in %.2f s: %.0f modules/s, %d mismatches", len(stimulus), stream,
+                    len(stimulus) / stream, mismatches)
+    assert mismatches == 0, "; ".join(notes[:5])

@@ -165,16 +165,23 @@ def file_listing(folder: Path) -> dict[str, str]:
     for path in sorted(Path(folder).rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and rel != MANIFEST:
-            listing[rel] = _sha256(path)
+            listing[rel] = file_sha256(path)
     return listing
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def changed_files(folder: Path, listing: Mapping[str, str]) -> list[str]:
+    """The files of `listing` (name -> sha256, as a manifest lists them) missing from `folder`
+    or holding other bytes."""
+    return [name for name, digest in listing.items()
+            if not (Path(folder) / name).is_file() or file_sha256(Path(folder) / name) != digest]
 
 
 def write_manifest(folder: Path, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
