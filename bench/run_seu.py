@@ -312,14 +312,16 @@ def optimise_markdown(r: dict) -> list[str]:
 
 def markdown(results: dict) -> str:
     lines = ["# SEU fault injection (asicgen, cocotb + Verilator)", "",
-             f"Measured {results['date']} on 2 CPU cores shared with other work; architecture "
+             f"Measured {results['date']} on 2 CPU cores; architecture "
              f"`{results['arch']}`, weights: {results['weights']}. Upsets: one bit of one copy inverted "
              "by the test wrapper (verif/seu_wrapper.py) at a random clock (2 to 8 clocks apart) and "
              "time inside it; every output compared in the simulator with the bit-exact model's. The plain "
              "build restores a weight 3 clocks after its upset, so each upset has its own window.", ""]
     for r in results["per_ii"]:
         lines += ii_markdown(r, results["minimum_upsets"]) + optimise_markdown(r)
-    lines += [f"Verilator model: C++ -{results['optimise'][0]} (chosen by measurement, see above), "
+    chosen = ("chosen by measurement, see above" if len(results["optimise"]) > 1
+              else "the others are measured with `--optimise O1 O2`")
+    lines += [f"Verilator model: C++ -{results['optimise'][0]} ({chosen}), "
               "only the signals the tests touch public, read-only except the wrapper's ports.",
               f"Total time of this benchmark: {results['total_seconds'] / 60:.1f} min "
               f"(training {results['training_seconds']:.0f} s). Reference: {REFERENCE_SEE}.",
