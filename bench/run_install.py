@@ -5,8 +5,9 @@ Two configurations:
 * `after`: the current working tree (pyproject.toml + requirements.lock), installed
   with the commands scripts/env.sh runs:
   `pip install --upgrade pip`, then `pip install -c requirements.lock -e '.[test]'`.
-* `before`: the tree of git HEAD (the old pyproject.toml, no lock), installed as the
-  old scripts/env.sh did: `pip install --upgrade pip`, then `pip install -e '.[test]'`.
+* `before`: the tree of git HEAD without its lock, installed from pyproject.toml alone
+  (what a user who skips the lock gets): `pip install --upgrade pip`, then
+  `pip install -e '.[test]'`.
 
 Each configuration copies its source into a temporary folder, creates a virtual
 environment there with the Python scripts/env.sh would pick, and runs pip with
@@ -343,8 +344,8 @@ def markdown(results: dict) -> str:
     row = lambda label, fn: f"| {label} | " + " | ".join(fn(r) for r in rs) + " |"  # noqa: E731
     lines = ["# Installing asicgen into a fresh virtual environment", "",
              "`after`: the working tree, `pip install -c requirements.lock -e '.[test]'` (scripts/env.sh "
-             "now). `before`: git HEAD's pyproject.toml without a lock, `pip install -e '.[test]'` (the "
-             "old scripts/env.sh). Both first run `pip install --upgrade pip`, both with "
+             "now). `before`: git HEAD's pyproject.toml alone, without the lock, `pip install -e '.[test]'` "
+             "(what a user who skips the lock gets). Both first run `pip install --upgrade pip`, both with "
              "`--no-cache-dir`, in a new venv in a temporary folder (deleted afterwards).", "",
              "| | " + " | ".join(f"`{c}`" for c in configs) + " |",
              "|---|" + "---|" * len(configs),
