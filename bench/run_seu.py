@@ -320,7 +320,7 @@ def markdown(results: dict) -> str:
     for r in results["per_ii"]:
         lines += ii_markdown(r, results["minimum_upsets"]) + optimise_markdown(r)
     chosen = ("chosen by measurement, see above" if len(results["optimise"]) > 1
-              else "the others are measured with `--optimise O1 O2`")
+              else "-O2 compared by running with `--optimise O1 O2`")
     lines += [f"Verilator model: C++ -{results['optimise'][0]} ({chosen}), "
               "only the signals the tests touch public, read-only except the wrapper's ports.",
               f"Total time of this benchmark: {results['total_seconds'] / 60:.1f} min "
