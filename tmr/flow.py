@@ -249,6 +249,17 @@ def name_vectors(module: Module) -> list[str]:
     return added
 
 
+def write_script(in_json: str, out_verilog: str) -> str:
+    """Write the hardened netlist as Verilog. The domain voters and the domains' buffers of
+    shared inputs (cells marked `submod` by the pass) become modules of their own, marked
+    `keep_hierarchy`: synthesis, which would merge the three voters of a register (identical
+    functions of the same copies) and the copies of logic reading only shared inputs, sees
+    each as a separate instance. A synthesis tool of the user's must keep them too
+    (`dont_touch` on the `*_vote_d*_m` and `tmr_fanout_d*_m` instances)."""
+    return "\n".join([f'read_json "{in_json}"', "submod", "setattr -mod -set keep_hierarchy 1 *_vote_d*_m "
+                       "tmr_fanout_d*_m", f"write_verilog {out_verilog}"]) + "\n"
+
+
 def harden_sources(sources: Sequence[Path], policy: Policy, top: str | None = None,
                    workdir: Path | None = None) -> Hardened:
     with tempfile.TemporaryDirectory(prefix="asicgen-tmr-") as tmp:
@@ -263,7 +274,7 @@ def harden_sources(sources: Sequence[Path], policy: Policy, top: str | None = No
         if not proof.proven:
             raise TmrError(f"the hardened netlist of {module.name} failed its proof (a fault of the TMR "
                            f"pass; nothing was written): {proof.summary()}")
-        run_yosys("read_json hardened.json\nwrite_verilog hardened.v\n", work, "write.log")
+        run_yosys(write_script("hardened.json", "hardened.v"), work, "write.log")
         return Hardened(module.name, wrap_verilog((work / "hardened.v").read_text()), report, proof)
 
 

@@ -5,9 +5,15 @@ flattened hierarchical name yosys gives it, e.g. `u_ctrl.state_q`); an RTL
 attribute `(* tmr = "full" | "pipeline" | "none" *)` on the register overrides
 the rules. Policies (SPEC section 9):
 
-* `full`: weights, configuration, state machines. Three copies; the voted value
-  is what the next-state logic reads, so every copy reloads the majority value
-  every clock and an upset is repaired on the next edge.
+* `full`: weights, configuration, state machines. Full module triplication: three
+  copies of the register and of the logic computing its next value, in three
+  domains; each domain has its own majority voter and its logic reads only its own
+  voters, so one upset or one transient (in a copy, a domain's logic or a voter)
+  reaches one copy only, and that copy reloads the majority value at the next edge.
+* `full-shared`: the scheme of earlier releases, kept for one release for
+  comparison: three copies and one voter whose output all three copies' shared
+  next-state logic reads. Repairs upsets, but one transient in the shared logic or
+  the voter reaches all three copies.
 * `pipeline`: datapath registers refreshed every bunch crossing. Three copies and
   a majority voter after them.
 * `none`: left single (documented, and listed in the report).
@@ -31,7 +37,7 @@ from typing import Any
 
 from asicgen.core.raw import ConfigError, check_keys, get_str, load_config_file
 
-POLICIES = ("full", "pipeline", "none")
+POLICIES = ("full", "full-shared", "pipeline", "none")
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,17 @@ class Policy:
             lines += ["", "[[rules]]", *_toml_pairs(rule)]
         return "\n".join(lines) + "\n"
 
+    def with_full_scheme(self, scheme: str) -> Policy:
+        """The same policy with every `full` register hardened by `scheme` ("full" or
+        "full-shared"), to measure the two schemes side by side."""
+        if scheme not in ("full", "full-shared"):
+            raise ConfigError(f"full scheme {scheme!r}: expected 'full' or 'full-shared'")
+        other = "full-shared" if scheme == "full" else "full"
+        swap = {other: scheme}
+        rules = tuple(Rule(r.pattern, swap.get(r.policy, r.policy), r.error_class) for r in self.rules)
+        return Policy(rules, swap.get(self.default, self.default), self.classes, self.hook,
+                      self.error_port, self.clocks)
+
     def decide(self, register: str, attribute: str | None) -> tuple[str, str]:
         """(policy, error class) of a register."""
         if attribute is not None:
@@ -138,7 +155,10 @@ class Policy:
         return self.default, self._default_class(self.default)
 
     def _default_class(self, policy: str) -> str:
-        return policy if policy in self.classes else self.classes[0]
+        if policy in self.classes:
+            return policy
+        base = policy.split("-")[0]
+        return base if base in self.classes else self.classes[0]
 
 
 def _toml_pairs(table: dict[str, Any]) -> list[str]:

@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tmr.commonmode import CommonMode, common_mode
 from tmr.equiv import _shared_submodules
 from tmr.netlist import Module
 from tmr.policy import Policy
-from tmr.transform import Register, cell_kind, registers, triplicate
+from tmr.transform import DOMAINS, Register, cell_kind, harden, registers
 from tmr.yosys import YosysError, run_yosys
 
 #: cells whose output bit i depends on input bit i only (when every width is equal)
@@ -74,6 +75,11 @@ class Validation:
     flags: dict[str, int] = field(default_factory=dict)  # class -> registers its flag covers
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: full module triplication: registers in three domains, domain copies of plain cells checked
+    domain_registers: int = 0
+    domain_copies: int = 0
+    #: the independent structural check (`tmr.commonmode`)
+    common_mode: CommonMode | None = None
 
     @property
     def proven(self) -> bool:
@@ -84,10 +90,14 @@ class Validation:
 
     def summary(self) -> str:
         if self.proven:
+            domains = (f", {self.domain_registers} of them in three domains ({self.domain_copies:,} cells "
+                       "copied into domains 1 and 2, each domain reading only its own voters)"
+                       if self.domain_registers else "")
+            common = f"; {self.common_mode.line()}" if self.common_mode else ""
             return (f"translation validated: {self.plain_cells:,} cells matched, {self.protected} registers "
-                    f"collapsed from three copies and a majority voter, {self.single} left single, "
+                    f"collapsed from three copies and a majority voter{domains}, {self.single} left single, "
                     f"{self.error_cells} error-logic cells, flags " +
-                    ", ".join(f"{cls} ({n} registers)" for cls, n in self.flags.items()))
+                    ", ".join(f"{cls} ({n} registers)" for cls, n in self.flags.items()) + common)
         shown = self.problems[:PROBLEM_LIMIT]
         more = len(self.problems) - len(shown)
         return "NOT validated:\n  " + "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
@@ -169,6 +179,14 @@ class _Validator:
         self.triplets: dict[str, _Triplet] = {}  # plain flip-flop cell -> its triplet
         self.replica_of: dict[str, str] = {}  # hardened replica cell -> plain flip-flop cell
         self.failed_replicas: set[str] = set()  # copies of registers that failed to collapse
+        #: domain k's name for a plain bit (k = 1, 2; domain 0 is the plain netlist itself), from the
+        #: marks the pass leaves, each checked below (a certificate, not trusted)
+        self.maps: dict[int, dict[Bit, Bit]] = {k: {} for k in DOMAINS[1:]}
+        self.copies: dict[str, tuple[str, int]] = {}  # hardened copy -> (plain cell, domain)
+        self.domain_voters: dict[tuple[str, int], str] = {}  # (register, domain) -> voter cell
+        self.hook_drives: dict[int, dict[str, list[Bit]]] = {}  # domain -> hook port -> bits
+        hooks = [c for c in plain["cells"].values() if policy.hook and c["type"] == policy.hook.cell_type]
+        self.hook_plain: dict[str, list[Bit]] = hooks[0]["connections"] if hooks else {}
 
     # plain cells, single flip-flops ---------------------------------------------------------------
 
@@ -192,12 +210,130 @@ class _Validator:
     def collapse(self, protected: Sequence[Register]) -> None:
         ff_pool: dict[str, list[str]] = defaultdict(list)
         for name, cell in self.hard["cells"].items():
-            if name not in self.claimed and cell_kind(cell["type"]) == "ff":
+            if name not in self.claimed and name not in self.copies and cell_kind(cell["type"]) == "ff":
                 ff_pool[signature(cell, without="Q")].append(name)
         for reg in protected:
             cell = self.plain["cells"][reg.cell]
+            if reg.policy == "full":
+                per_domain = [set(ff_pool.get(signature(self.mapped(cell, k), without="Q"), ()))
+                              for k in DOMAINS]
+                self.collapse_one(reg, cell["connections"]["Q"], set().union(*per_domain))
+                if reg.cell in self.triplets:
+                    self.check_domains(reg, per_domain)
+                continue
             candidates = set(ff_pool.get(signature(cell, without="Q"), ()))
             self.collapse_one(reg, cell["connections"]["Q"], candidates)
+
+    # full module triplication -----------------------------------------------------------------------
+
+    def mapped(self, cell: dict[str, Any], domain: int) -> dict[str, Any]:
+        """The plain cell as domain `domain` must hold it: every input read through the domain's map."""
+        if domain == 0:
+            return cell
+        remap = self.maps[domain]
+        directions = cell.get("port_directions", {})
+        connections = {p: bits if directions.get(p) == "output" else [remap.get(b, b) for b in bits]
+                       for p, bits in cell["connections"].items()}
+        return {**cell, "connections": connections}
+
+    def read_certificate(self, protected: Sequence[Register]) -> None:
+        """Domain k's name for every plain bit it copied, from the marks the pass leaves: copies of
+        plain cells (`tmr_copy_of`), domain voters (`tmr_voter_of`), the domain's buffers of shared
+        bits (`tmr_fanout`) and its drivers of the error hook's outputs (`tmr_hook_port`). Each is
+        checked: a copy has its plain cell's type and parameters (its inputs once every map is
+        known, `check_copies`), a voter is a majority of the register's three copies."""
+        by_name = {r.name: r for r in protected}
+        for name, cell in sorted(self.hard["cells"].items()):
+            attributes = cell.get("attributes", {})
+            domain = _attribute_int(attributes.get("tmr_domain"))
+            if domain is None:
+                continue
+            if domain not in DOMAINS:
+                self.out.problem(f"cell {_where(name, cell)}: domain {domain} is not one of 0, 1, 2")
+                continue
+            original = attributes.get("tmr_copy_of")
+            voter_of = attributes.get("tmr_voter_of")
+            if original is not None:
+                self.map_copy(name, cell, str(original), domain)
+            elif voter_of is not None and str(voter_of) in by_name:
+                self.domain_voters[(str(voter_of), domain)] = name
+                if domain:
+                    plain_q = self.plain["cells"][by_name[str(voter_of)].cell]["connections"]["Q"]
+                    self.maps[domain].update(zip(plain_q, cell["connections"]["Y"], strict=False))
+            elif attributes.get("tmr_fanout") is not None and domain:
+                self.maps[domain].update(zip(cell["connections"]["A"], cell["connections"]["Y"], strict=False))
+                self.claimed.add(name)
+            elif attributes.get("tmr_hook_port") is not None:
+                port = str(attributes["tmr_hook_port"])
+                self.hook_drives.setdefault(domain, {})[port] = cell["connections"]["Y"]
+                if domain and port in self.hook_plain:
+                    self.maps[domain].update(zip(self.hook_plain[port], cell["connections"]["Y"], strict=False))
+
+    def map_copy(self, name: str, cell: dict[str, Any], original: str, domain: int) -> None:
+        plain = self.plain["cells"].get(original)
+        if plain is None or domain == 0:
+            self.out.problem(f"cell {_where(name, cell)}: a domain-{domain} copy of {original}, which is not a "
+                             "plain cell copied into domains 1 and 2")
+            return
+        if plain["type"] != cell["type"] or plain.get("parameters") != cell.get("parameters"):
+            self.out.problem(f"cell {_where(name, cell)}: not a copy of {original} (type or parameters differ)")
+            return
+        if any(c == (original, domain) for c in self.copies.values()):
+            self.out.problem(f"cell {_where(name, cell)}: a second domain-{domain} copy of {original}")
+            return
+        directions = plain.get("port_directions", {})
+        for port, bits in plain["connections"].items():
+            if directions.get(port) == "output":
+                self.maps[domain].update(zip(bits, cell["connections"].get(port, []), strict=False))
+        self.copies[name] = (original, domain)
+
+    def check_copies(self) -> None:
+        """Every domain copy reads exactly its plain cell's inputs as its domain names them."""
+        for name, (original, domain) in sorted(self.copies.items()):
+            want = self.mapped(self.plain["cells"][original], domain)["connections"]
+            got = self.hard["cells"][name]["connections"]
+            directions = self.plain["cells"][original].get("port_directions", {})
+            wrong = [p for p, bits in want.items() if directions.get(p) != "output" and got.get(p) != bits]
+            if wrong:
+                self.out.problem(f"domain-{domain} copy {name} of {original}: port {wrong[0]} does not read "
+                                 f"what domain {domain} computes (a net of another domain or of the plain logic)")
+                continue
+            self.claimed.add(name)
+            self.out.domain_copies += 1
+
+    def check_domains(self, reg: Register, per_domain: list[set[str]]) -> None:
+        """Copy k of a `full` register reads domain k's next value, and domain k's voter (1, 2) is a
+        majority of the same three copies; domain 0's voter is the one `collapse_one` checked."""
+        where = f"register {reg.name} (full, {reg.width} bits)"
+        triplet = self.triplets[reg.cell]
+        owners = [[k for k in DOMAINS if r in per_domain[k]] for r in triplet.replicas]
+        if sorted(k for found in owners for k in found[:1]) != list(DOMAINS) or any(len(f) != 1 for f in owners):
+            self.out.problem(f"{where}: its copies do not read one domain each ({', '.join(triplet.replicas)} "
+                             f"read domains {owners})")
+            return
+        plain_q = self.plain["cells"][reg.cell]["connections"]["Q"]
+        for k in DOMAINS[1:]:
+            voter = self.domain_voters.get((reg.name, k))
+            voted = [self.maps[k].get(b) for b in plain_q]
+            if voter is None and all(v is None for v in voted):
+                continue  # nothing of domain k reads the register (else the common-mode check fails)
+            if voter is None or any(v is None for v in voted):
+                self.out.problem(f"{where}: no voter of domain {k}")
+                return
+            cone = self.voter_cone(voted, f"{where} domain {k}")
+            if cone is None:
+                return
+            cells, leaves = cone
+            replicas = sorted({self.hard_index.driver[b][0] for b in leaves if b in self.hard_index.driver})
+            if replicas != sorted(triplet.replicas):
+                self.out.problem(f"{where}: the voter of domain {k} reads {', '.join(replicas)}, not the "
+                                 "register's three copies")
+                return
+            if not self.majority(cells, replicas, voted, f"{where} domain {k}"):
+                return
+            self.claimed.update(cells)
+            triplet.voter = triplet.voter | cells
+        self.out.domain_registers += 1
 
     def collapse_one(self, reg: Register, q_bits: list[Bit], candidates: set[str]) -> None:
         where = f"register {reg.name} ({reg.policy}, {reg.width} bits)"
@@ -325,9 +461,10 @@ class _Validator:
                         self.out.problem(f"copy {replica} is read by {reader}, past its voter")
                         break
 
-    def check_flags(self, flag_bits: dict[str, Bit], classes_of: dict[str, str]) -> None:
+    def check_flags(self, flag_bits: dict[str, Bit], classes_of: dict[str, str], domain: str = "") -> None:
         """Each flag is an OR of XORs of two copies of one bit, covering exactly its registers."""
-        for flag, bit in flag_bits.items():
+        for flag_name, bit in flag_bits.items():
+            flag = flag_name + domain
             coverage: dict[str, dict[int, set[tuple[int, int]]]] = defaultdict(lambda: defaultdict(set))
             for leaf in self.or_leaves(bit, flag):
                 pair = self.replica_pair(leaf)
@@ -337,7 +474,7 @@ class _Validator:
                     continue
                 register, position, copies = pair
                 coverage[register][position].add(copies)
-            wanted = {cell for cell, cls in classes_of.items() if flag == ANY_UPSET or cls == flag}
+            wanted = {cell for cell, cls in classes_of.items() if flag_name == ANY_UPSET or cls == flag_name}
             for cell in sorted(set(coverage) - wanted):
                 self.out.problem(f"flag {flag} rises for {self.triplets[cell].register.name} "
                                  f"(class {classes_of[cell]})")
@@ -453,6 +590,15 @@ class _VoterEval:
         return self.words[name]
 
 
+def _attribute_int(value: Any) -> int | None:
+    """An integer attribute as the pass wrote it (int) or as yosys writes it back (binary string)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[01]+", value):
+        return int(value, 2)
+    return None
+
+
 def _bitwise(cell_type: str, ports: dict[str, int], ones: int) -> int:
     a, b = ports.get("A", 0), ports.get("B", 0)
     return {"$and": a & b, "$or": a | b, "$xor": a ^ b, "$xnor": ~(a ^ b) & ones, "$not": ~a & ones,
@@ -478,29 +624,52 @@ def validate(plain_json: Path, hardened_json: Path, policy: Policy, top: str) ->
     hooks = [n for n, c in plain["cells"].items() if policy.hook and c["type"] == policy.hook.cell_type]
     _check_ports(plain, hardened, policy, bool(hooks), outcome)
     protected = [r for r in regs if r.policy != "none"]
+    domains = any(r.policy == "full" for r in protected)
     checker.match_plain_cells({r.cell for r in protected} | set(hooks))
     outcome.single = len(regs) - len(protected)
+    if domains:
+        checker.read_certificate(protected)
     checker.collapse(protected)
+    if domains:
+        checker.check_copies()
     if len(hooks) > 1:
         outcome.problem(f"{len(hooks)} error hooks ({', '.join(hooks)}); expected at most one")
     hook_bits = {p: plain["cells"][hooks[0]]["connections"][p] for p in
                  (policy.hook.flags_port, policy.hook.upset_port)} if hooks and policy.hook else {}
+    # the error logic of domain k drives domain k's copy of the hook's outputs
+    domain_hooks = {0: hook_bits}
+    if hook_bits and checker.hook_drives:
+        for k in DOMAINS[1:]:
+            domain_hooks[k] = {p: [checker.maps[k].get(b, b) for b in bits] for p, bits in hook_bits.items()}
+            if checker.hook_drives.get(k) != domain_hooks[k]:
+                outcome.problem(f"the error logic of domain {k} does not drive domain {k}'s copy of the hook "
+                                "outputs")
     added = None if hooks else policy.error_port
-    checker.check_error_logic(hook_bits, added)
+    all_hook_bits = {f"{p}@{k}": bits for k, ports in domain_hooks.items() for p, bits in ports.items()}
+    checker.check_error_logic(all_hook_bits, added)
     classes_of = {t.register.cell: t.register.error_class for t in checker.triplets.values()}
-    flag_bits: dict[str, Bit] = {}
-    if hook_bits and policy.hook:
-        flags = hook_bits[policy.hook.flags_port]
-        if len(flags) != len(policy.classes):
-            outcome.problem(f"hook {hooks[0]}: {len(flags)} flag bits for {len(policy.classes)} classes")
-        flag_bits = {cls: bit for cls, bit in zip(policy.classes, flags, strict=False)}
-        flag_bits[ANY_UPSET] = hook_bits[policy.hook.upset_port][0]
-    elif added in hardened["ports"]:
-        flag_bits[ANY_UPSET] = hardened["ports"][added]["bits"][0]
-    if len(checker.triplets) == outcome.protected and not outcome.problems:
-        checker.check_flags(flag_bits, classes_of)
-    checker.check_no_path_to_outputs([b for bits in hook_bits.values() for b in bits] or
-                                     list(flag_bits.values()), added)
+    for k, ports in domain_hooks.items():
+        flag_bits: dict[str, Bit] = {}
+        if ports and policy.hook:
+            flags = ports[policy.hook.flags_port]
+            if len(flags) != len(policy.classes):
+                outcome.problem(f"hook {hooks[0]}: {len(flags)} flag bits for {len(policy.classes)} classes")
+            flag_bits = {cls: bit for cls, bit in zip(policy.classes, flags, strict=False)}
+            flag_bits[ANY_UPSET] = ports[policy.hook.upset_port][0]
+        elif added in hardened["ports"]:
+            flag_bits[ANY_UPSET] = hardened["ports"][added]["bits"][0]
+        if len(checker.triplets) == outcome.protected and not outcome.problems:
+            checker.check_flags(flag_bits, classes_of, "" if k == 0 else f" (domain {k})")
+    checker.check_no_path_to_outputs([b for bits in all_hook_bits.values() for b in bits] or
+                                     ([hardened["ports"][added]["bits"][0]] if added in hardened["ports"] else []),
+                                     added)
+    if any(r.policy in ("full", "full-shared") for r in protected):
+        found = common_mode(hardened)
+        outcome.common_mode = found
+        full = {r.name for r in protected if r.policy == "full"}
+        for name in sorted(set(found.exposed) & full)[:PROBLEM_LIMIT]:
+            outcome.problem(f"register {name} (full): {found.exposed[name]} nets in the next-state logic of "
+                            "two of its copies (common-mode: one transient there reaches two copies)")
     outcome.seconds = time.perf_counter() - t0
     return outcome
 
@@ -579,12 +748,16 @@ def _lemma_port(port: str) -> str:
     return "X" if port == "D" else port  # the register's D is its feedback; X is the free input
 
 
-def kind_netlists(kind: Kind, voter: str = "majority") -> dict[str, Any]:
+def kind_netlists(kind: Kind, voter_kind: str = "majority", scheme: str | None = None) -> dict[str, Any]:
     """The lemma's two modules as a yosys JSON design: `kind_plain`, one register whose next
     value is its own value XOR a free input X (voted feedback, with every next value reachable),
-    and `kind_tmr`, the same after the TMR pass (`tmr.transform.triplicate`), with a fault input
-    per copy (XORed into that copy's next value), the copies as outputs and the register's error
-    bit. `voter`: "majority", or a broken voter ("and", "copy0") to show the lemma then fails."""
+    and `kind_tmr`, the same after the TMR pass (`tmr.transform.harden`, policy `scheme`, by
+    default the kind's), with two fault inputs per copy k: F<k>, XORed into copy k's next value
+    (an upset of the copy, or a transient anywhere in the logic that only copy k reads), and
+    G<k>, XORed into the voted value where the next-state logic reads it (a transient on a voter's
+    output: with full module triplication, domain k's voter; with one shared voter, that voter,
+    G0). Outputs: the copies, the voters' outputs and the error bit. `voter_kind`: "majority",
+    or a broken voter ("and", "copy0") to show the lemma then fails."""
     w = KIND_WIDTH
     bits = iter(range(2, 1000))
     ports: dict[str, Any] = {}
@@ -611,22 +784,39 @@ def kind_netlists(kind: Kind, voter: str = "majority") -> dict[str, Any]:
              "netnames": {"r": {"hide_name": 0, "bits": q, "attributes": {}}}}
     hardened = copy.deepcopy(plain)
     module = Module("kind_tmr", hardened)
-    error = triplicate(module, Register("r", "r_reg", w, kind.policy, "k", "lemma"))
+    scheme = scheme or kind.policy
+    harden(module, Policy.from_raw({"default": scheme, "classes": ["k"], "error_port": "ERR"}, "lemma"))
+    domains = scheme == "full"
     for k in range(3):
         fault = module.new_bits(w)
         hardened["ports"][f"F{k}"] = {"direction": "input", "bits": fault}
         replica = hardened["cells"][f"r__tmr{k}_ff"]
-        replica["connections"]["D"] = module.binary("$xor", f"upset{k}", d, fault, w)
+        replica["connections"]["D"] = module.binary("$xor", f"upset{k}", replica["connections"]["D"], fault, w)
         hardened["ports"][f"R{k}"] = {"direction": "output", "bits": replica["connections"]["Q"]}
-    hardened["ports"]["ERR"] = {"direction": "output", "bits": error}
-    _break_voter(hardened, voter)
+        # a transient on the voter's output as the next-state logic reads it: domain k's voter
+        # and logic, or the one voter and the logic every copy shares
+        transient = module.new_bits(w)
+        hardened["ports"][f"G{k}"] = {"direction": "input", "bits": transient}
+        logic = "next" if k == 0 else f"next__d{k}"
+        voter = hardened["cells"].get(f"r__vote_d{k}" if domains else ("r__vote" if k == 0 else ""))
+        if voter is not None:
+            hardened["ports"][f"V{k}"] = {"direction": "output", "bits": voter["connections"]["Y"]}
+        if logic in hardened["cells"]:
+            reader = hardened["cells"][logic]
+            reader["connections"]["A"] = module.binary("$xor", f"transient{k}", reader["connections"]["A"],
+                                                       transient, w)
+    for k in (1, 2):
+        hardened["ports"].setdefault(f"V{k}", hardened["ports"]["V0"])
+    hardened["ports"]["Q"] = hardened["ports"]["V0"]
+    del hardened["ports"]["V0"]
+    _break_voter(hardened, voter_kind, "r__vote_d0" if domains else "r__vote")
     return {"creator": "asicgen tmr.proof", "modules": {"kind_plain": plain, "kind_tmr": hardened}}
 
 
-def _break_voter(module: dict[str, Any], voter: str) -> None:
+def _break_voter(module: dict[str, Any], voter: str, cell_name: str) -> None:
     if voter == "majority":
         return
-    cell = module["cells"]["r__vote"]
+    cell = module["cells"][cell_name]
     if voter == "and":  # (a&b | a&c) & b&c: all three must agree
         cell["type"] = "$and"
     elif voter == "copy0":  # no voter: the first copy drives the register's wire
@@ -638,20 +828,27 @@ def _break_voter(module: dict[str, Any], voter: str) -> None:
         raise ValueError(f"unknown voter {voter!r}")
 
 
-def _harness(kind: Kind) -> str:
+def _harness(kind: Kind, transients: bool) -> str:
+    """The lemma: with at most one fault per clock (one copy's next value, or, with `transients`,
+    one voter output as the logic reads it; any bits), every voter's output equals the plain
+    register, at most one copy is wrong, and the error bit is high exactly when one is."""
     w = KIND_WIDTH
     inputs = [(_lemma_port(p), w if p in WIDE_PORTS else 1) for p in kind.ports]
     decl = ", ".join(f"input [{n - 1}:0] {p}" for p, n in inputs)
     conn = ", ".join(f".{p}({p})" for p, _ in inputs)
-    return f"""module kind_proof({decl}, input [{w - 1}:0] F0, F1, F2);
-  wire [{w - 1}:0] gold, voted, r0, r1, r2;
+    faults = ["F0", "F1", "F2", "G0", "G1", "G2"]
+    one_fault = " || ".join("(" + " && ".join(f"{g} == 0" for g in faults if g != f) + ")" for f in faults)
+    no_transient = "" if transients else "    assume(G0 == 0 && G1 == 0 && G2 == 0);\n"
+    return f"""module kind_proof({decl}, input [{w - 1}:0] F0, F1, F2, G0, G1, G2);
+  wire [{w - 1}:0] gold, voted, v1, v2, r0, r1, r2;
   wire err;
   kind_plain u_plain({conn}, .Q(gold));
-  kind_tmr u_tmr({conn}, .F0(F0), .F1(F1), .F2(F2), .Q(voted), .R0(r0), .R1(r1), .R2(r2), .ERR(err));
+  kind_tmr u_tmr({conn}, .F0(F0), .F1(F1), .F2(F2), .G0(G0), .G1(G1), .G2(G2), .Q(voted), .V1(v1), .V2(v2),
+                 .R0(r0), .R1(r1), .R2(r2), .ERR(err));
   always @* begin
-    // one copy upset per clock at most (any of its bits)
-    assume((F0 == 0 && F1 == 0) || (F0 == 0 && F2 == 0) || (F1 == 0 && F2 == 0));
-    assert(voted == gold);
+    // one fault per clock at most (any of its bits)
+    assume({one_fault});
+{no_transient}    assert(voted == gold && v1 == gold && v2 == gold);
     assert((r0 == gold && r1 == gold) || (r0 == gold && r2 == gold) || (r1 == gold && r2 == gold));
     assert(err == (r0 != gold || r1 != gold || r2 != gold));
   end
@@ -659,12 +856,18 @@ endmodule
 """
 
 
-def prove_kind(kind: Kind, workdir: Path, voter: str = "majority") -> tuple[bool, str]:
-    """The lemma for one kind by SAT-based induction; (proven, the line of the log that says so)."""
+def prove_kind(kind: Kind, workdir: Path, voter: str = "majority", scheme: str | None = None,
+               transients: bool | None = None) -> tuple[bool, str]:
+    """The lemma for one kind by SAT-based induction; (proven, the line of the log that says so).
+    Transients on the voters' outputs are among the faults for `full` registers (full module
+    triplication); `scheme` and `transients` override the kind's policy and that choice (to show
+    that the shared-voter scheme fails with transients)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "kind.json").write_text(json.dumps(kind_netlists(kind, voter)))
-    (workdir / "harness.sv").write_text(_harness(kind))
+    chosen = scheme or kind.policy
+    with_transients = chosen == "full" if transients is None else transients
+    (workdir / "kind.json").write_text(json.dumps(kind_netlists(kind, voter, chosen)))
+    (workdir / "harness.sv").write_text(_harness(kind, with_transients))
     script = "\n".join(["read_json kind.json", "read_verilog -formal harness.sv", "hierarchy -top kind_proof",
                         "proc", "flatten", "async2sync", "opt_clean",
                         "sat -tempinduct -prove-asserts -set-assumes -set-init-zero -maxsteps 4"]) + "\n"
