@@ -15,7 +15,7 @@ from asicgen.rtl import FILE_ORDER, generate_rtl
 from asicgen.tmr_policy import ae_top_policy
 from tmr import flow as tmr_flow
 from tmr.flow import harden_sources
-from tmr.mutants import MUTANTS
+from tmr.mutants import DOMAIN_MUTANTS, MUTANTS
 from tmr.policy import Policy
 from tmr.proof import ANY_UPSET, Kind, prove_kind, validate
 from tmr.transform import TmrError
@@ -39,10 +39,20 @@ def test_hardened_ae_top_comes_with_its_proof(hardened_small):
     proof, report = hardened.proof, hardened.report
     assert proof.proven, proof.summary()
     v = proof.validation
-    assert v.protected == len(report.triplicated) and v.single == len(report.single) > 0
+    assert v.protected == len(report.triplicated) and v.single == len(report.single) + len(report.per_domain) > 0
+    assert report.per_domain and not report.single  # the pad synchronisers: one per domain
     per_class = Counter(r.error_class for r in report.triplicated)
-    assert v.flags == {**{cls: per_class[cls] for cls in ae_top_policy().classes},
-                       ANY_UPSET: len(report.triplicated)}
+    # every domain has its own error logic: the flags of each cover every register of their class
+    assert v.flags == {f"{flag}{domain}": count for domain in ("", " (domain 1)", " (domain 2)")
+                       for flag, count in [*((cls, per_class[cls]) for cls in ae_top_policy().classes),
+                                           (ANY_UPSET, len(report.triplicated))]}
+    full = [r for r in report.triplicated if r.policy == "full"]
+    assert v.domain_registers == len(full) > 0 and v.domain_copies > 0
+    # the independent structural check: no net in the next-state logic of two copies of a `full`
+    # register; the pads every copy reads are listed by name
+    assert v.common_mode is not None and v.common_mode.nets == 0 and not v.common_mode.exposed
+    assert v.common_mode.registers == len(full)
+    assert set(v.common_mode.pads) == {"rst_n", "scl_i", "sda_i", *(f"i2c_addr[{i}]" for i in range(7))}
     assert {k.kind.label().split()[0] for k in proof.kinds} == {"full", "pipeline"}
     assert sum(k.registers for k in proof.kinds) == len(report.triplicated)
 
@@ -57,6 +67,42 @@ def test_a_broken_transform_fails_translation_validation(mutant, hardened_small,
     assert not result.proven
     named = VICTIM if mutant != "comparators reach an output pin" else "output port tmr_err"
     assert any(named in p for p in result.problems), result.problems[:5]
+
+
+@pytest.mark.parametrize("mutant", sorted(DOMAIN_MUTANTS))
+def test_a_broken_domain_fails_translation_validation(mutant, hardened_small, tmp_path):
+    _, work = hardened_small
+    design = json.loads((work / "hardened.json").read_text())
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(DOMAIN_MUTANTS[mutant](design, "ae_top", VICTIM, OTHER)))
+    result = validate(work / "plain.json", broken, ae_top_policy(), "ae_top")
+    assert not result.proven
+    assert any(VICTIM in p for p in result.problems), result.problems[:5]
+
+
+def test_the_shared_voter_scheme_fails_the_full_policy(tmp_path):
+    """Today's one-voter scheme (`full-shared`), checked against the `full` policy: every `full`
+    register has common-mode nets (one transient there reaches all copies)."""
+    generate_rtl(tmp_path / "rtl", Design.build(SMALL, 1), "test")
+    sources = [tmp_path / "rtl" / n for n in FILE_ORDER]
+    shared = harden_sources(sources, ae_top_policy().with_full_scheme("full-shared"), "ae_top",
+                            tmp_path / "shared")
+    assert shared.proof.proven  # as a scheme of its own, it holds: upsets are repaired
+    found = shared.proof.validation.common_mode
+    assert found is not None and found.nets > 0 and VICTIM in found.exposed
+    result = validate(tmp_path / "shared" / "plain.json", tmp_path / "shared" / "hardened.json",
+                      ae_top_policy(), "ae_top")
+    assert not result.proven
+    assert any(VICTIM in p for p in result.problems), result.problems[:5]
+
+
+@pytest.mark.parametrize("scheme", ["full", "full-shared"])
+def test_the_transient_lemma_holds_for_domains_and_fails_for_one_shared_voter(scheme, tmp_path):
+    """A transient on a voter's output as the next-state logic reads it: with three domains it
+    reaches one copy; with one shared voter, all three (the lemma finds the counterexample)."""
+    kind = Kind("full", "$dff", (("CLK_POLARITY", "1"),), ("CLK", "D"), ())
+    proven, detail = prove_kind(kind, tmp_path, scheme=scheme, transients=True)
+    assert proven == (scheme == "full"), detail
 
 
 def test_the_unbroken_netlist_validates(hardened_small):

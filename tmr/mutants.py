@@ -25,11 +25,23 @@ def _replica_q(cells: dict[str, Any], register: str, k: int) -> list:
     return cells[f"{replica_base(register)}__tmr{k}_ff"]["connections"]["Q"]
 
 
+def _vote(cells: dict[str, Any], register: str) -> str:
+    """The voter whose output is the register's own wire: the one voter, or domain 0's."""
+    base = replica_base(register)
+    return f"{base}__vote" if f"{base}__vote" in cells else f"{base}__vote_d0"
+
+
+def _errors(cells: dict[str, Any], register: str) -> list[str]:
+    """The cells computing the register's error bit (one, or one per domain)."""
+    base = replica_base(register)
+    return [n for n in (f"{base}__err_reduce", *(f"{base}__err_reduce_d{k}" for k in range(3))) if n in cells]
+
+
 def missing_voter(design: Design, top: str, register: str, other: str) -> Design:
     """The register's wire driven by its first copy alone: no voter."""
     out = copy.deepcopy(design)
     cells = _cells(out, top)
-    voter = cells[f"{replica_base(register)}__vote"]
+    voter = cells[_vote(cells, register)]
     width = len(voter["connections"]["Y"])
     voter.update(type="$pos", parameters={"A_SIGNED": 0, "A_WIDTH": width, "Y_WIDTH": width},
                  port_directions={"A": "input", "Y": "output"},
@@ -43,8 +55,8 @@ def replica_to_wrong_voter(design: Design, top: str, register: str, other: str) 
     out = copy.deepcopy(design)
     cells = _cells(out, top)
     mine, theirs = _replica_q(cells, register, 2)[0], _replica_q(cells, other, 2)[0]
-    base = replica_base(register)
-    for name in (f"{base}__vote_ac", f"{base}__vote_bc"):
+    vote = _vote(cells, register)
+    for name in (f"{vote}_ac", f"{vote}_bc"):
         for port, bits in cells[name]["connections"].items():
             cells[name]["connections"][port] = [theirs if b == mine else b for b in bits]
     return out
@@ -53,7 +65,8 @@ def replica_to_wrong_voter(design: Design, top: str, register: str, other: str) 
 def minority_voter(design: Design, top: str, register: str, other: str) -> Design:
     """A voter that needs all three copies to agree on a one ((ab | ac) & bc)."""
     out = copy.deepcopy(design)
-    _cells(out, top)[f"{replica_base(register)}__vote"]["type"] = "$and"
+    cells = _cells(out, top)
+    cells[_vote(cells, register)]["type"] = "$and"
     return out
 
 
@@ -63,8 +76,11 @@ def left_single(design: Design, top: str, register: str, other: str) -> Design:
     out = copy.deepcopy(design)
     cells = _cells(out, top)
     base = replica_base(register)
-    voted = cells[f"{base}__vote"]["connections"]["Y"]
-    error = cells[f"{base}__err_reduce"]["connections"]["Y"]
+    voted = cells[_vote(cells, register)]["connections"]["Y"]
+    error = [b for name in _errors(cells, register) for b in cells[name]["connections"]["Y"]]
+    for k in (1, 2):  # domain k's logic reads the single register too
+        if f"{base}__vote_d{k}" in cells:
+            _rewire(cells, cells[f"{base}__vote_d{k}"]["connections"]["Y"], voted, set())
     single = copy.deepcopy(cells[f"{base}__tmr0_ff"])
     single["connections"]["Q"] = list(voted)
     single["attributes"] = {}
@@ -84,7 +100,7 @@ def error_to_output(design: Design, top: str, register: str, other: str) -> Desi
     module = out["modules"][top]
     cells = module["cells"]
     port_bit = module["ports"]["tmr_err"]["bits"][0]
-    error = cells[f"{replica_base(register)}__err_reduce"]["connections"]["Y"][0]
+    error = cells[_errors(cells, register)[0]]["connections"]["Y"][0]
     fresh = 1 + max(b for c in cells.values() for bits in c["connections"].values() for b in bits
                     if isinstance(b, int))
     for cell in cells.values():
@@ -98,6 +114,58 @@ def error_to_output(design: Design, top: str, register: str, other: str) -> Desi
                               "connections": {"A": [fresh], "B": [error], "Y": [port_bit]}}
     return out
 
+
+def _voted(cells: dict[str, Any], register: str, domain: int) -> list:
+    return cells[f"{replica_base(register)}__vote_d{domain}"]["connections"]["Y"]
+
+
+def _rewire(cells: dict[str, Any], old: list, new: list, skip: set[str]) -> None:
+    """Every cell but `skip` reading a bit of `old` reads the same bit of `new` instead."""
+    swap = dict(zip(old, new, strict=True))
+    for name, cell in cells.items():
+        if name in skip:
+            continue
+        directions = cell.get("port_directions", {})
+        for port, bits in cell["connections"].items():
+            if directions.get(port) != "output":
+                cell["connections"][port] = [swap.get(b, b) for b in bits]
+
+
+def shared_next_state(design: Design, top: str, register: str, other: str) -> Design:
+    """Copy 1 of the register reads domain 0's next value (a net shared by two domains)."""
+    out = copy.deepcopy(design)
+    cells = _cells(out, top)
+    base = replica_base(register)
+    cells[f"{base}__tmr1_ff"]["connections"]["D"] = list(cells[f"{base}__tmr0_ff"]["connections"]["D"])
+    return out
+
+
+def domain_reads_other_voter(design: Design, top: str, register: str, other: str) -> Design:
+    """Domain 2's logic reads domain 1's voter of the register instead of its own."""
+    out = copy.deepcopy(design)
+    cells = _cells(out, top)
+    _rewire(cells, _voted(cells, register, 2), _voted(cells, register, 1), set())
+    return out
+
+
+def missing_domain_voter(design: Design, top: str, register: str, other: str) -> Design:
+    """Domain 1 has no voter of the register: its logic reads copy 1 directly."""
+    out = copy.deepcopy(design)
+    cells = _cells(out, top)
+    base = replica_base(register)
+    voted = _voted(cells, register, 1)
+    for name in [n for n in cells if n.startswith(f"{base}__vote_d1")]:
+        del cells[name]
+    _rewire(cells, voted, _replica_q(cells, register, 1), set())
+    return out
+
+
+#: mutants of full module triplication (the `full` policy); each as `MUTANTS`
+DOMAIN_MUTANTS: dict[str, Callable[[Design, str, str, str], Design]] = {
+    "a net shared by two domains": shared_next_state,
+    "a domain reads another domain's voter": domain_reads_other_voter,
+    "a domain voter missing": missing_domain_voter,
+}
 
 #: name -> mutant; each is called as mutant(design, top, register, other register)
 MUTANTS: dict[str, Callable[[Design, str, str, str], Design]] = {

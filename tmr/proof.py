@@ -296,10 +296,24 @@ class _Validator:
             wrong = [p for p, bits in want.items() if directions.get(p) != "output" and got.get(p) != bits]
             if wrong:
                 self.out.problem(f"domain-{domain} copy {name} of {original}: port {wrong[0]} does not read "
-                                 f"what domain {domain} computes (a net of another domain or of the plain logic)")
+                                 f"what domain {domain} computes ({self.describe(got[wrong[0]], want[wrong[0]])})")
                 continue
             self.claimed.add(name)
             self.out.domain_copies += 1
+
+    def describe(self, got: list[Bit], want: list[Bit]) -> str:
+        """What a wrongly wired input reads instead, naming the register behind it if any."""
+        bit = next((g for g, w in zip(got, want, strict=False) if g != w), None)
+        driver = self.hard_index.driver.get(bit) if bit is not None else None
+        if driver is None:
+            return "a net of another domain or of the plain logic"
+        name = driver[0]
+        if name in self.replica_of:
+            return f"copy {name} of register {self.triplets[self.replica_of[name]].register.name}, past its voters"
+        for triplet in self.triplets.values():
+            if name in triplet.voter:
+                return f"a voter of register {triplet.register.name} ({name}) that is not this domain's"
+        return f"{name}, a net of another domain or of the plain logic"
 
     def check_domains(self, reg: Register, per_domain: list[set[str]]) -> None:
         """Copy k of a `full` register reads domain k's next value, and domain k's voter (1, 2) is a
