@@ -55,6 +55,8 @@ from tmr.policy import Policy
 from tmr.rate import (
     DEFAULT_CROSS_SECTION_CM2,
     DEFAULT_FLUX_CM2_S,
+    DEFAULT_LATCH_WINDOW_PS,
+    DEFAULT_SET_CROSS_SECTION_CM2,
     FIGURES_FORMAT,
     Environment,
     figures,
@@ -348,6 +350,8 @@ def cmd_tmr(args: argparse.Namespace) -> int:
                       option="-o")
     t0 = time.perf_counter()
     policy = _tmr_policy(args.policy, sources)
+    if args.full_scheme:
+        policy = policy.with_full_scheme(args.full_scheme)
     print(f"hardening {', '.join(map(str, sources))} with yosys...", file=sys.stderr)
     hardened = harden_sources(sources, policy, args.top)
     digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()
@@ -410,7 +414,8 @@ def cmd_seu_rate(args: argparse.Namespace) -> int:
     report = _tmr_report_file(Path(args.source))
     out = _seu_rate_output(args.out, report)
     env = Environment(cross_section_cm2=args.cross_section, flux_cm2_s=args.flux, chips=args.chips,
-                      clock_mhz=args.clock_mhz)
+                      clock_mhz=args.clock_mhz, set_cross_section_cm2=args.set_cross_section,
+                      latch_window_ps=args.latch_window_ps)
     fig = figures(load_inventory(report), env)
     text = _seu_rate_text(fig, report, args.command_line, out)
     if out is None:
@@ -747,6 +752,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tmr", help="triplicate the registers of Verilog/SystemVerilog RTL")
     p.add_argument("sources", nargs="+", help="RTL files (read by yosys)")
     p.add_argument("-o", "--output", required=True, help="hardened Verilog file (a report is written beside)")
+    p.add_argument("--full-scheme", choices=("full", "full-shared"), default=None,
+                   help="harden every register the policy protects as full (or full-shared) with this "
+                        "scheme: full = full module triplication (three domains, a voter each), full-shared "
+                        "= one voter read by shared next-state logic (docs/tmr.md)")
     p.add_argument("--policy", default=None,
                    help="policy file (.toml/.json); default: tmr_policy.toml beside the first source "
                         "(asicgen generate writes one beside the RTL) if there is one, else triplicate every "
@@ -787,6 +796,14 @@ def _add_seu_rate_parser(sub) -> None:
     p.add_argument("--clock-mhz", type=_positive("the clock frequency (MHz)"), default=float(CLOCK_MHZ),
                    metavar="MHZ", help=f"clock; one period is the refresh interval of a voted bit "
                                        f"(default {CLOCK_MHZ})")
+    p.add_argument("--set-cross-section", type=_positive("the transient cross-section (cm2 per net)"),
+                   default=DEFAULT_SET_CROSS_SECTION_CM2, metavar="CM2",
+                   help=f"single-event-transient cross-section per net, cm2 (default "
+                        f"{DEFAULT_SET_CROSS_SECTION_CM2:g}: an assumption, see docs/tmr.md)")
+    p.add_argument("--latch-window-ps", type=_positive("the latching window (ps)"),
+                   default=DEFAULT_LATCH_WINDOW_PS, metavar="PS",
+                   help=f"how long before an edge a transient is latched: its width plus setup and hold, ps "
+                        f"(default {DEFAULT_LATCH_WINDOW_PS:g}: an assumption, see docs/tmr.md)")
     p.add_argument("--chips", type=_at_least(1, "the number of chips"), default=1, metavar="N",
                    help="chips in the system, for the MTBF of all of them (default 1)")
     p.add_argument("--out", default=None, metavar="FILE",

@@ -25,21 +25,27 @@ def error_classes(design: Design) -> list[str]:
     return [f.name for f in RegisterMap.for_design(design).reg.TMR_ERR.fields]
 
 
+#: how the ae_top policy protects its state: the one-voter scheme until full module triplication
+#: (`full`, `Policy.with_full_scheme("full")`, `asicgen tmr --full-scheme full`) is covered by the
+#: equivalence proof and the simulation campaigns too (docs/tmr.md)
+FULL = "full-shared"
+
+
 def ae_top_policy_raw(design: Design) -> dict[str, Any]:
     regfile, i2c, core = naming.REGFILE_INSTANCE, naming.I2C_INSTANCE, naming.CORE_INSTANCE
     return {
         "rules": [
-            {"match": f"{regfile}.{naming.WEIGHTS_REGISTER}", "policy": "full", "class": "weights"},
-            {"match": f"{regfile}.*", "policy": "full", "class": "config"},
+            {"match": f"{regfile}.{naming.WEIGHTS_REGISTER}", "policy": FULL, "class": "weights"},
+            {"match": f"{regfile}.*", "policy": FULL, "class": "config"},
             # the registered error pin: status, like the sticky flags it mirrors
-            {"match": naming.TMR_ERR_REGISTER, "policy": "full", "class": "config"},
+            {"match": naming.TMR_ERR_REGISTER, "policy": FULL, "class": "config"},
             # pad synchronisers see asynchronous edges: three copies could resolve one differently
             # and report a false upset; an upset there is a one-clock glitch the filter removes
             {"match": f"{i2c}.*.{naming.PAD_SYNC_REGISTER}", "policy": "none", "class": "fsm"},
-            {"match": f"{i2c}.*", "policy": "full", "class": "fsm"},
+            {"match": f"{i2c}.*", "policy": FULL, "class": "fsm"},
             {"match": f"{core}.*", "policy": "pipeline", "class": "datapath"},
         ],
-        "default": "full",
+        "default": FULL,
         "classes": error_classes(design),
         "hook": {"cell_type": naming.TMR_HOOK, "flags_port": naming.TMR_HOOK_FLAGS_PORT,
                  "upset_port": naming.TMR_HOOK_UPSET_PORT},

@@ -107,7 +107,7 @@ def test_report_reader_counts_bits_per_class_in_report_order():
     ({"registers": [{"name": "r", "width": 0, "policy": "full", "class": "a"}]},
      r"rep.json.registers\[0\].width: 0 is below the minimum 1"),
     ({"registers": [{"name": "r", "width": 1, "policy": "none", "class": "a"}]},
-     r"rep.json.registers\[0\].policy: 'none' is not one of full, pipeline"),
+     r"rep.json.registers\[0\].policy: 'none' is not one of full, full-shared, pipeline"),
     ({"registers": [{"name": "r", "width": 1, "policy": "full", "class": "z"}]},
      r"rep.json.registers\[0\].class: 'z' is not one of the report's classes"),
     ({"single": {"name": "s"}}, r"rep.json.single: expected a list, got dict"),
@@ -235,7 +235,7 @@ def test_tmr_command_writes_the_json_report_seu_rate_reads(tmp_path, capsys):
     assert main(["seu-rate", str(report), "--cross-section", "1e-13", "--flux", "1e6",
                  "--out", str(tmp_path / "acc.json")]) == 0
     raw = json.loads((tmp_path / "acc.json").read_text())
-    assert [(r["class"], r["bits"]) for r in raw["classes"]] == [("full", 12)]
+    assert [(r["class"], r["bits"]) for r in raw["classes"]] == [("full-shared", 12)]
     assert raw["classes"][0]["plain_per_hour"] == pytest.approx(12 * 1e-7 * 3600)
     assert raw["single"]["bits"] == 0
     capsys.readouterr()

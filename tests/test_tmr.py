@@ -104,7 +104,7 @@ def test_hls_style_rtl_is_triplicated_survives_synthesis_and_stays_equivalent(na
     hardened = harden_sources([source], Policy.from_raw({}), top)
     report = hardened.report
     assert report.protected_bits == bits and report.bits_after == 3 * bits
-    assert all(reg.policy == "full" for reg in report.triplicated)
+    assert all(reg.policy == "full-shared" for reg in report.triplicated)
     out = tmp_path / "hardened.v"
     write_hardened(hardened, out)
     assert "__tmr0" in out.read_text() and out.with_suffix(".tmr.md").is_file()

@@ -43,9 +43,9 @@ DESIGN_BITS = BANK_WORDS * BANK_BITS + ACC_BITS + COUNT_BITS + 2
 #: the test's own policy: nothing in it knows asicgen
 POLICY = Policy.from_raw({
     "classes": ["state", "data"],
-    "rules": [{"match": "bank*", "policy": "full", "class": "data"},
+    "rules": [{"match": "bank*", "policy": "full-shared", "class": "data"},
               {"match": "acc", "policy": "pipeline", "class": "data"},
-              {"match": "*", "policy": "full", "class": "state"}],
+              {"match": "*", "policy": "full-shared", "class": "state"}],
     "error_port": "tmr_err",
 }, "foreign policy")
 HARDENED_UPSETS = 3000
@@ -224,7 +224,7 @@ def test_tmr_command_hardens_foreign_verilog(emitted, tmp_path, capsys):
     assert "policy: the default" in err and f"7 registers ({DESIGN_BITS} bits) triplicated" in err
     assert is_generated(out) and "acc__tmr2" in out.read_text()
     report = json.loads(out.with_suffix(".tmr.json").read_text())
-    assert report["totals"]["bits_after"] == 3 * DESIGN_BITS and report["classes"] == ["full"]
+    assert report["totals"]["bits_after"] == 3 * DESIGN_BITS and report["classes"] == ["full-shared"]
     assert out.with_suffix(".tmr.md").read_text().startswith(f"# TMR report: {TOP}")
 
     beside = tmp_path / "beside"

@@ -49,6 +49,13 @@ class CommonMode:
     exposed_bits: int = 0
     #: a few common-mode nets by name, for the report
     examples: list[str] = field(default_factory=list)
+    #: internal net bits in the next-state logic of copy k of the registers and of no other copy of
+    #: the same register (k = 0, 1, 2; with full module triplication, each domain's own logic)
+    copy_nets: list[int] = field(default_factory=list)
+    #: internal net bits in the next-state logic of any copy (each counted once)
+    state_nets: int = 0
+    #: internal net bits of the whole module (every cell output bit)
+    total_nets: int = 0
 
     def line(self) -> str:
         pads = ", ".join(self.pads) or "none"
@@ -161,8 +168,11 @@ def common_mode(module: dict[str, Any], example_names: int = 5) -> CommonMode:
     result = CommonMode(registers=len(triplets))
     shared_bits: set[Bit] = set()
     pads: set[str] = set()
+    per_copy: list[set[Bit]] = [set(), set(), set()]
     for register, copies in sorted(triplets.items()):
         cones = [graph.cone(copies[k]) for k in range(3)]
+        for k in range(3):
+            per_copy[k] |= {b for b in cones[k] if b not in graph.pads}
         twice = (cones[0] & cones[1]) | (cones[0] & cones[2]) | (cones[1] & cones[2])
         internal = {b for b in twice if b not in graph.pads}
         pads.update(graph.pads[b] for b in twice if b in graph.pads)
@@ -171,6 +181,9 @@ def common_mode(module: dict[str, Any], example_names: int = 5) -> CommonMode:
             result.exposed_bits += len(module["cells"][copies[0]]["connections"]["Q"])
         shared_bits |= internal
     result.nets = len(shared_bits)
+    result.copy_nets = [len(bits - shared_bits) for bits in per_copy]
+    result.state_nets = len(per_copy[0] | per_copy[1] | per_copy[2])
+    result.total_nets = len(graph.driver)
     result.pads = sorted(pads, key=_pad_order)
     names = _names(module)
     result.examples = sorted({names.get(b, str(b)) for b in shared_bits})[:example_names]

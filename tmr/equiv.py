@@ -41,7 +41,9 @@ def equivalence(plain_sources: Sequence[Path], hardened: Path, top: str, workdir
         *([f"add -output {added_port} 1 gold", f"connect -set {added_port} 1'b0"] if added_port else []),
         "design -save gold_design",
         "design -reset",
-        f'read_verilog "{gate}"', f"hierarchy -top {top}", "proc", "flatten", "opt_clean", "async2sync",
+        # the domain voters and buffers are kept as modules for synthesis: flattened here
+        f'read_verilog "{gate}"', f"hierarchy -top {top}", "proc", "setattr -mod -unset keep_hierarchy",
+        "flatten", "opt_clean", "async2sync",
         f"rename {top} gate", "design -save gate_design", "design -reset",
         "design -copy-from gold_design gold", "design -copy-from gate_design gate",
         "equiv_make gold gate equiv", "hierarchy -top equiv", "equiv_struct", "equiv_simple -seq 2",

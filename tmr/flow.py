@@ -13,6 +13,7 @@ from dataclasses import replace as _replace
 from pathlib import Path
 
 from asicgen.core.atomic import write_text
+from tmr.commonmode import CommonMode
 from tmr.equiv import netlist_equivalence
 from tmr.netlist import Module
 from tmr.policy import Policy
@@ -284,6 +285,10 @@ def report_markdown(hardened: Hardened) -> str:
              f"* registers triplicated: {len(r.triplicated)} ({r.protected_bits} bits), voters inserted: "
              f"{r.voters}",
              f"* registers left single: {len(r.single)} ({r.single_bits} bits)",
+             f"* registers copied once per domain, not voted: {len(r.per_domain)} ({r.per_domain_bits} bits)",
+             f"* full module triplication: {r.domain_logic_cells:,} cells of next-state logic copied into "
+             "domains 1 and 2; every domain reads the pads " + (", ".join(f"`{p}`" for p in r.shared_inputs)
+                                                               or "(none)") + " through a buffer of its own",
              f"* flip-flop bits: {r.bits_before} -> {r.bits_after} "
              f"(x{r.bits_after / max(r.bits_before, 1):.2f})",
              "* error classes (voters per class): "
@@ -295,6 +300,9 @@ def report_markdown(hardened: Hardened) -> str:
                      f"`{base}__tmr0..2` | {reg.source} |")
     for reg in r.single:
         lines.append(f"| `{reg.name}` | {reg.width} | none | - | - | {reg.source} |")
+    for reg in r.per_domain:
+        lines.append(f"| `{reg.name}` | {reg.width} | none (one per domain) | - | `<cell>__d1`, `__d2` | "
+                     f"{reg.source} |")
     return "\n".join(lines) + "\n\n" + hardened.proof.markdown()
 
 
@@ -302,7 +310,7 @@ def report_markdown(hardened: Hardened) -> str:
 REPORT_FORMAT = "asicgen-tmr-report/1"
 
 
-def report_raw(report: Report, top: str) -> dict:
+def report_raw(report: Report, top: str, common: CommonMode | None = None) -> dict:
     """The report as plain data (JSON): every register with its width, policy and error
     class, the registers left single, and totals per class. `asicgen seu-rate` reads it."""
     per_class = {cls: {"registers": 0, "bits": 0, "voters": voters}
@@ -316,14 +324,27 @@ def report_raw(report: Report, top: str) -> dict:
         "registers": [{"name": r.name, "width": r.width, "policy": r.policy, "class": r.error_class,
                        "source": r.source} for r in report.triplicated],
         "single": [{"name": r.name, "width": r.width, "source": r.source} for r in report.single],
+        "per_domain": [{"name": r.name, "width": r.width, "source": r.source} for r in report.per_domain],
         "totals": {"per_class": per_class, "voters": report.voters, "protected_bits": report.protected_bits,
-                   "single_bits": report.single_bits, "bits_before": report.bits_before,
-                   "bits_after": report.bits_after},
+                   "single_bits": report.single_bits, "per_domain_bits": report.per_domain_bits,
+                   "bits_before": report.bits_before, "bits_after": report.bits_after},
+        "nets": nets_raw(common),
     }
 
 
+def nets_raw(found: CommonMode | None) -> dict:
+    """The net inventory the transient rates need (`tmr.commonmode`): internal net bits in the
+    next-state logic of one copy only of the state registers (per copy), in that of two or more
+    (common-mode), in any (state), the pads every copy reads, and all net bits of the module."""
+    if found is None:
+        return {"common_mode": 0, "per_copy": [0, 0, 0], "state": 0, "pads": [], "total": 0}
+    return {"common_mode": found.nets, "per_copy": list(found.copy_nets), "state": found.state_nets,
+            "pads": list(found.pads), "total": found.total_nets}
+
+
 def report_json(hardened: Hardened) -> str:
-    return json.dumps(report_raw(hardened.report, hardened.top), indent=1) + "\n"
+    return json.dumps(report_raw(hardened.report, hardened.top, hardened.proof.validation.common_mode),
+                      indent=1) + "\n"
 
 
 def write_hardened(hardened: Hardened, out: Path, header: str = "") -> None:

@@ -261,22 +261,26 @@ class _Validator:
                     plain_q = self.plain["cells"][by_name[str(voter_of)].cell]["connections"]["Q"]
                     self.maps[domain].update(zip(plain_q, cell["connections"]["Y"], strict=False))
             elif attributes.get("tmr_fanout") is not None and domain:
-                self.maps[domain].update(zip(cell["connections"]["A"], cell["connections"]["Y"], strict=False))
+                buffered = zip(cell["connections"]["A"], cell["connections"]["Y"], strict=False)
+                self.maps[domain].update(buffered)
                 self.claimed.add(name)
             elif attributes.get("tmr_hook_port") is not None:
                 port = str(attributes["tmr_hook_port"])
                 self.hook_drives.setdefault(domain, {})[port] = cell["connections"]["Y"]
                 if domain and port in self.hook_plain:
-                    self.maps[domain].update(zip(self.hook_plain[port], cell["connections"]["Y"], strict=False))
+                    driven = zip(self.hook_plain[port], cell["connections"]["Y"], strict=False)
+                    self.maps[domain].update(driven)
 
     def map_copy(self, name: str, cell: dict[str, Any], original: str, domain: int) -> None:
         plain = self.plain["cells"].get(original)
         if plain is None or domain == 0:
-            self.out.problem(f"cell {_where(name, cell)}: a domain-{domain} copy of {original}, which is not a "
+            self.out.problem(f"cell {_where(name, cell)}: a domain-{domain} copy of {original}, which is "
+                             "not a "
                              "plain cell copied into domains 1 and 2")
             return
         if plain["type"] != cell["type"] or plain.get("parameters") != cell.get("parameters"):
-            self.out.problem(f"cell {_where(name, cell)}: not a copy of {original} (type or parameters differ)")
+            self.out.problem(f"cell {_where(name, cell)}: not a copy of {original} (type or parameters "
+                             "differ)")
             return
         if any(c == (original, domain) for c in self.copies.values()):
             self.out.problem(f"cell {_where(name, cell)}: a second domain-{domain} copy of {original}")
@@ -296,7 +300,8 @@ class _Validator:
             wrong = [p for p, bits in want.items() if directions.get(p) != "output" and got.get(p) != bits]
             if wrong:
                 self.out.problem(f"domain-{domain} copy {name} of {original}: port {wrong[0]} does not read "
-                                 f"what domain {domain} computes ({self.describe(got[wrong[0]], want[wrong[0]])})")
+                                 f"what domain {domain} computes "
+                                 f"({self.describe(got[wrong[0]], want[wrong[0]])})")
                 continue
             self.claimed.add(name)
             self.out.domain_copies += 1
@@ -309,7 +314,8 @@ class _Validator:
             return "a net of another domain or of the plain logic"
         name = driver[0]
         if name in self.replica_of:
-            return f"copy {name} of register {self.triplets[self.replica_of[name]].register.name}, past its voters"
+            owner = self.triplets[self.replica_of[name]].register.name
+            return f"copy {name} of register {owner}, past its voters"
         for triplet in self.triplets.values():
             if name in triplet.voter:
                 return f"a voter of register {triplet.register.name} ({name}) that is not this domain's"
@@ -321,8 +327,10 @@ class _Validator:
         where = f"register {reg.name} (full, {reg.width} bits)"
         triplet = self.triplets[reg.cell]
         owners = [[k for k in DOMAINS if r in per_domain[k]] for r in triplet.replicas]
-        if sorted(k for found in owners for k in found[:1]) != list(DOMAINS) or any(len(f) != 1 for f in owners):
-            self.out.problem(f"{where}: its copies do not read one domain each ({', '.join(triplet.replicas)} "
+        first = sorted(k for found in owners for k in found[:1])
+        if first != list(DOMAINS) or any(len(f) != 1 for f in owners):
+            self.out.problem(f"{where}: its copies do not read one domain each "
+                             f"({', '.join(triplet.replicas)} "
                              f"read domains {owners})")
             return
         plain_q = self.plain["cells"][reg.cell]["connections"]["Q"]
@@ -675,7 +683,8 @@ def validate(plain_json: Path, hardened_json: Path, policy: Policy, top: str) ->
         if len(checker.triplets) == outcome.protected and not outcome.problems:
             checker.check_flags(flag_bits, classes_of, "" if k == 0 else f" (domain {k})")
     checker.check_no_path_to_outputs([b for bits in all_hook_bits.values() for b in bits] or
-                                     ([hardened["ports"][added]["bits"][0]] if added in hardened["ports"] else []),
+                                     ([hardened["ports"][added]["bits"][0]] if added in hardened["ports"]
+                                      else []),
                                      added)
     if any(r.policy in ("full", "full-shared") for r in protected):
         found = common_mode(hardened)
@@ -805,7 +814,8 @@ def kind_netlists(kind: Kind, voter_kind: str = "majority", scheme: str | None =
         fault = module.new_bits(w)
         hardened["ports"][f"F{k}"] = {"direction": "input", "bits": fault}
         replica = hardened["cells"][f"r__tmr{k}_ff"]
-        replica["connections"]["D"] = module.binary("$xor", f"upset{k}", replica["connections"]["D"], fault, w)
+        replica["connections"]["D"] = module.binary("$xor", f"upset{k}", replica["connections"]["D"], fault,
+                                                    w)
         hardened["ports"][f"R{k}"] = {"direction": "output", "bits": replica["connections"]["Q"]}
         # a transient on the voter's output as the next-state logic reads it: domain k's voter
         # and logic, or the one voter and the logic every copy shares
@@ -941,9 +951,19 @@ class Proof:
                  f"{v.error_cells} cells of error logic reading copies only and driving the error hook only, "
                  "no combinational path from them to an output port",
                  "* flags (OR of two-copy comparisons covering every bit of every register of the class): "
-                 + ", ".join(f"{cls} {n} registers" for cls, n in v.flags.items()), "",
-                 "| register kind | registers | lemma: voted == plain, at most one copy wrong, error bit "
-                 "== a copy is wrong, with one copy upset per clock |", "|---|---|---|"]
+                 + ", ".join(f"{cls} {n} registers" for cls, n in v.flags.items())]
+        if v.domain_registers:
+            lines.append(f"* full module triplication: {v.domain_registers} registers in three domains; "
+                         f"{v.domain_copies:,} cells of domains 1 and 2 checked to be copies of their plain "
+                         "cell "
+                         "reading their own domain's nets (collapsing the domains gives the plain netlist); "
+                         "each domain's voters are majorities of the register's three copies")
+        if v.common_mode is not None:
+            lines.append(f"* {v.common_mode.line()}")
+        lines += ["", "| register kind | registers | lemma: voted == plain, at most one copy wrong, "
+                  "error bit "
+                  "== a copy is wrong, with one fault per clock (an upset of a copy; for `full`, also a "
+                  "transient on any net of one domain, its voter outputs included) |", "|---|---|---|"]
         lines += [f"| {k.kind.label()} | {k.registers} | {'proven' if k.proven else 'FAILED'}: {k.detail} |"
                   for k in self.kinds]
         if v.problems:

@@ -313,7 +313,8 @@ def connect_errors(module: Module, policy: Policy, errors: dict[int | None, dict
             module.add_net(f"tmr_flag_{cls}{tag}", [bit])
         upset = _or_all(module, f"tmr_upset{tag}_reduce", [b for b in flags if b != "0"])
         if domain is not None:
-            for name in [f"tmr_flag_{cls}{tag}_reduce" for cls in policy.classes] + [f"tmr_upset{tag}_reduce"]:
+            reduces = [f"tmr_flag_{cls}{tag}_reduce" for cls in policy.classes] + [f"tmr_upset{tag}_reduce"]
+            for name in reduces:
                 if name in module.cells:
                     module.cells[name]["attributes"]["tmr_domain"] = domain
         remap = maps.get(domain or 0, {})
@@ -326,7 +327,8 @@ def connect_errors(module: Module, policy: Policy, errors: dict[int | None, dict
             target_upset = [remap.get(b, b) for b in cell["connections"][policy.hook.upset_port]]
             for port, target, source in ((policy.hook.flags_port, target_flags, flags),
                                          (policy.hook.upset_port, target_upset, upset)):
-                drive = f"{name}__{'flags' if port == policy.hook.flags_port else 'upset'}{tag if domain else ''}"
+                what = "flags" if port == policy.hook.flags_port else "upset"
+                drive = f"{name}__{what}{tag if domain else ''}"
                 module.drive(drive, target, source)
                 if domain is not None:
                     module.cells[drive]["attributes"].update({"tmr_domain": domain, "tmr_hook_port": port})
@@ -419,7 +421,8 @@ def copy_name(name: str, domain: int) -> str:
 def _copy_cell(module: Module, name: str, cell: dict, domain: int, remap: dict) -> None:
     replica = copy.deepcopy(cell)
     directions = cell.get("port_directions", {})
-    replica["connections"] = {port: [remap.get(b, b) for b in bits] for port, bits in cell["connections"].items()}
+    replica["connections"] = {port: [remap.get(b, b) for b in bits]
+                              for port, bits in cell["connections"].items()}
     replica["attributes"] = {**cell.get("attributes", {}), "tmr_domain": domain, "tmr_copy_of": name}
     if cell_kind(cell["type"]) == "ff":
         replica["attributes"]["keep"] = 1
@@ -451,7 +454,7 @@ def harden(module: Module, policy: Policy, submodules: frozenset[str] = frozense
     plain_cells = {name: module.cells[name] for name in (plan.logic + plan.local if plan else ())}
     if plan and plan.reads_hook:
         plain_cells.update((name, module.cells[name]) for name in sorted(hooks))
-    for k, remap in maps.items():
+    for remap in maps.values():
         for cell in plain_cells.values():
             for bits in _outputs(cell):
                 remap.update((b, nb) for b, nb in zip(bits, module.new_bits(len(bits)), strict=True)
@@ -493,9 +496,10 @@ def harden(module: Module, policy: Policy, submodules: frozenset[str] = frozense
                 _copy_cell(module, name, cell, k, remap)
         for replicas, cell in full_replicas:
             for k, remap in maps.items():
+                own = module.cells[replicas[k]]["connections"]
                 module.cells[replicas[k]]["connections"] = {
-                    port: (module.cells[replicas[k]]["connections"][port] if port == "Q"
-                           else [remap.get(b, b) for b in bits]) for port, bits in cell["connections"].items()}
+                    port: own[port] if port == "Q" else [remap.get(b, b) for b in bits]
+                    for port, bits in cell["connections"].items()}
         report.domain_logic_cells = len(plan.logic)
     connect_errors(module, policy, errors, maps)
     if plan:

@@ -250,7 +250,7 @@ class Injector:
             upset.problems.append("tmr_err still high one clock after the repair edge")
         # out of the read-only phase (callers may drive signals again), still just after the edge
         await Timer(1, "ps")
-        if not self.hardened and restore_after is not None and target.policy == "full":
+        if not self.hardened and restore_after is not None and target.policy in ("full", "full-shared"):
             await self._restore(copies, replicas, bit, restore_after)
         return upset
 
