@@ -64,7 +64,8 @@ class CommonMode:
                 f"{self.exposed_bits:,} bits, exposed); pads read by every copy: {pads}")
 
 
-def _attribute_int(value: Any) -> int | None:
+def attribute_int(value: Any) -> int | None:
+    """An integer attribute as the pass wrote it (int) or as yosys writes it back (binary string)."""
     if isinstance(value, int):
         return value
     if isinstance(value, str) and re.fullmatch(r"[01]+", value):
@@ -89,7 +90,7 @@ def replicas(module: dict[str, Any], policies: tuple[str, ...] = STATE_POLICIES)
             continue
         if str(attributes.get("tmr_policy", "full")) not in policies:
             continue
-        k = _attribute_int(attributes.get("tmr_copy"))
+        k = attribute_int(attributes.get("tmr_copy"))
         if k is None:
             matched = _REPLICA_NAME.search(name)
             k = int(matched.group(1)) if matched else None

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tmr.commonmode import CommonMode, common_mode
+from tmr.commonmode import CommonMode, attribute_int, common_mode
 from tmr.equiv import _shared_submodules
 from tmr.netlist import Module
 from tmr.policy import Policy
@@ -245,7 +245,7 @@ class _Validator:
         by_name = {r.name: r for r in protected}
         for name, cell in sorted(self.hard["cells"].items()):
             attributes = cell.get("attributes", {})
-            domain = _attribute_int(attributes.get("tmr_domain"))
+            domain = attribute_int(attributes.get("tmr_domain"))
             if domain is None:
                 continue
             if domain not in DOMAINS:
@@ -610,15 +610,6 @@ class _VoterEval:
                 ports[port] = sum(v << i for i, v in enumerate(got) if v)
             self.words[name] = _bitwise(self.index.cells[name]["type"], ports, self.ones)
         return self.words[name]
-
-
-def _attribute_int(value: Any) -> int | None:
-    """An integer attribute as the pass wrote it (int) or as yosys writes it back (binary string)."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"[01]+", value):
-        return int(value, 2)
-    return None
 
 
 def _bitwise(cell_type: str, ports: dict[str, int], ones: int) -> int:

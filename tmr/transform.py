@@ -420,13 +420,11 @@ def copy_name(name: str, domain: int) -> str:
 
 def _copy_cell(module: Module, name: str, cell: dict, domain: int, remap: dict) -> None:
     replica = copy.deepcopy(cell)
-    directions = cell.get("port_directions", {})
     replica["connections"] = {port: [remap.get(b, b) for b in bits]
                               for port, bits in cell["connections"].items()}
     replica["attributes"] = {**cell.get("attributes", {}), "tmr_domain": domain, "tmr_copy_of": name}
     if cell_kind(cell["type"]) == "ff":
         replica["attributes"]["keep"] = 1
-    assert all(directions.get(p) in ("input", "output") for p in cell["connections"]), name
     if copy_name(name, domain) in module.cells:
         raise TmrError(f"cannot copy cell {name} into domain {domain}: {copy_name(name, domain)} exists")
     module.cells[copy_name(name, domain)] = replica
@@ -513,8 +511,7 @@ def _fan_out(module: Module, plan: DomainPlan, maps: dict[int, dict], report: Re
     """Domains 1 and 2 read the shared bits (pads, voted outputs of simple-TMR registers) through
     a buffer of their own, kept as a module of its own in the written netlist (`submod`), so
     that synthesis cannot merge their copies of the logic that reads only such bits."""
-    report.shared_inputs = sorted({_net_name(module, [b]) if _net_name(module, [b]) != str([b])
-                                   else _bit_owner(module, b) for b in plan.shared})
+    report.shared_inputs = sorted({_bit_owner(module, b) for b in plan.shared})
     if not plan.shared:
         return
     for k, remap in maps.items():
