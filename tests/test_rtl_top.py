@@ -101,13 +101,14 @@ def test_hardened_tmr_err_is_the_voted_register(tmp_path):
     import json
 
     from asicgen.harden import generate_hardened_top
+    from asicgen.tmr_policy import FULL
     from tmr.yosys import run_yosys, stage_sources
 
     design = Design.build(EncoderArch(conv_filters=2, dense_units=4), 1)
     generate_rtl(tmp_path / "rtl", design, "test")
     report = generate_hardened_top(tmp_path / "rtl", tmp_path / "tmr", design, "test").report
     assert "tmr_err_q" in {r.name for r in report.triplicated}
-    assert next(r for r in report.triplicated if r.name == "tmr_err_q").policy == "full"
+    assert next(r for r in report.triplicated if r.name == "tmr_err_q").policy == FULL
     names = stage_sources([tmp_path / "tmr" / "ae_top.v"], tmp_path / "cone")
     run_yosys(f"read_verilog {names[0]}\nhierarchy -top ae_top\nproc\nwrite_json ae_top.json\n",
               tmp_path / "cone")

@@ -11,8 +11,8 @@ from asicgen.cli import main
 from asicgen.core.arch import EncoderArch
 from tmr.equiv import equivalence, netlist_equivalence
 from tmr.flow import VERILOG_LINE_WIDTH, harden_sources, prove_hardening, wrap_verilog, write_hardened
-from tmr.policy import Policy
-from tmr.transform import TmrError
+from tmr.policy import DEFAULT_POLICY, Policy
+from tmr.transform import TmrError, flag_net
 from tmr.yosys import YosysError, run_yosys, stage_sources
 from verif.runner import verilator_environment
 
@@ -287,7 +287,7 @@ def test_wide_register_is_written_as_vectors_and_wrapped(tmp_path):
     text = (tmp_path / "out.v").read_text()
     assert not long_lines(text)
     assert "assign q__diff__y = q__diff_ab__y | (* keep = 32'd1 *) q__diff_ac__y;" in text
-    assert re.search(r"assign tmr_flag_full = \| \(\* keep = 32'd1 \*\) q__diff__y;", text)
+    assert re.search(rf"assign {flag_net(DEFAULT_POLICY)} = \| \(\* keep = 32'd1 \*\) q__diff__y;", text)
     assert "assign {" not in text  # no concatenation of one-bit wires anywhere
     lint = verilator_lint(tmp_path / "out.v", "wide")
     assert lint.returncode == 0, lint.stderr[-2000:]

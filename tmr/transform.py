@@ -299,6 +299,13 @@ def _or_all(module: Module, name: str, bits: list) -> list:
     return module.reduce_or(name, bits)
 
 
+def flag_net(error_class: str, tag: str = "") -> str:
+    """The net of one error class's flag: class names come from a policy file, nets must be
+    plain identifiers (a default class is a policy name such as `full-shared`)."""
+    identifier = re.sub(r"\W", "_", error_class)
+    return f"tmr_flag_{identifier}{tag}"
+
+
 def connect_errors(module: Module, policy: Policy, errors: dict[int | None, dict[str, list]],
                    maps: dict[int, dict]) -> None:
     """The class flags and the any-upset flag of every error domain onto the hook (domain 0, or
@@ -307,13 +314,13 @@ def connect_errors(module: Module, policy: Policy, errors: dict[int | None, dict
     hooks = [n for n, c in module.cells.items() if policy.hook and c["type"] == policy.hook.cell_type]
     for domain, per_class in errors.items():
         tag = "" if domain is None else f"_d{domain}"
-        flags = [_or_all(module, f"tmr_flag_{cls}{tag}_reduce", per_class.get(cls, []))[0]
+        flags = [_or_all(module, f"{flag_net(cls, tag)}_reduce", per_class.get(cls, []))[0]
                  for cls in policy.classes]
         for cls, bit in zip(policy.classes, flags, strict=True):
-            module.add_net(f"tmr_flag_{cls}{tag}", [bit])
+            module.add_net(flag_net(cls, tag), [bit])
         upset = _or_all(module, f"tmr_upset{tag}_reduce", [b for b in flags if b != "0"])
         if domain is not None:
-            reduces = [f"tmr_flag_{cls}{tag}_reduce" for cls in policy.classes] + [f"tmr_upset{tag}_reduce"]
+            reduces = [f"{flag_net(cls, tag)}_reduce" for cls in policy.classes] + [f"tmr_upset{tag}_reduce"]
             for name in reduces:
                 if name in module.cells:
                     module.cells[name]["attributes"]["tmr_domain"] = domain
