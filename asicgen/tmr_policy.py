@@ -25,10 +25,9 @@ def error_classes(design: Design) -> list[str]:
     return [f.name for f in RegisterMap.for_design(design).reg.TMR_ERR.fields]
 
 
-#: how the ae_top policy protects its state: the one-voter scheme until full module triplication
-#: (`full`, `Policy.with_full_scheme("full")`, `asicgen tmr --full-scheme full`) is covered by the
-#: equivalence proof and the simulation campaigns too (docs/tmr.md)
-FULL = "full-shared"
+#: how the ae_top policy protects its state: full module triplication, as ECON-T's weight store
+#: (`asicgen tmr --full-scheme full-shared` measures the one-voter scheme of earlier releases)
+FULL = "full"
 
 
 def ae_top_policy_raw(design: Design) -> dict[str, Any]:

@@ -185,9 +185,11 @@ def test_seu_rate_command_on_a_generated_folder(generated, tmp_path, capsys):
     assert weights["corrected_per_hour"] == pytest.approx(3 * 1128 * lam * 3600)
     assert weights["uncorrected_per_hour"] == pytest.approx(3 * lam ** 2 * period * 1128 * 3600, rel=1e-6)
     assert weights["mtbf_hours_all_chips"] == pytest.approx(weights["mtbf_hours"] / 10)
-    # the two I2C pad synchronisers (SCL, SDA) of two flip-flops each stay single
-    assert raw["single"]["bits"] == 4
-    assert raw["single"]["uncorrected_per_hour"] == pytest.approx(4 * lam * 3600)
+    # the two I2C pad synchronisers (SCL, SDA) of two flip-flops each are not voted: each domain
+    # has its own, so an upset in one spoils one domain's view of the pad for a clock
+    assert raw["single"]["bits"] == 0 and raw["per_domain"]["bits"] == 4
+    assert raw["per_domain"]["uncorrected_per_hour"] < raw["per_domain"]["plain_per_hour"] == \
+        pytest.approx(4 * lam * 3600)
     assert raw["total"]["bits"] == sum(r["bits"] for r in raw["classes"]) + 4
     assert "ae_top: plain" in capsys.readouterr().err
 
@@ -196,7 +198,7 @@ def test_seu_rate_prints_markdown_and_accepts_the_generate_folder(generated, cap
     assert main(["seu-rate", str(generated)]) == 0
     text = capsys.readouterr().out
     assert text.startswith("# Upset rates: ae_top\n")
-    assert "| weights | 1,128 |" in text and "| single (not voted) | 4 |" in text
+    assert "| weights | 1,128 |" in text and "| one copy per domain (pad synchronisers) | 4 |" in text
 
 
 def test_seu_rate_output_policy(generated, tmp_path, capsys):
@@ -219,7 +221,7 @@ def test_flow_writes_seu_rate_beside_rtl_tmr(generated, tmp_path):
 
     shutil.copytree(generated / "rtl_tmr", tmp_path / "rtl_tmr")
     line = write_seu_rate(tmp_path, "asicgen seu-rate flow/rtl_tmr --out flow/seu_rate.md")
-    assert line.startswith("plain ") and "uncorrectable" in line and "4 unvoted bits" in line
+    assert line.startswith("plain ") and "uncorrectable" in line and "4 bits one copy per domain" in line
     text = (tmp_path / "seu_rate.md").read_text()
     assert "Regenerate with: asicgen seu-rate flow/rtl_tmr" in text and "| weights | 1,128 |" in text
 
@@ -235,7 +237,7 @@ def test_tmr_command_writes_the_json_report_seu_rate_reads(tmp_path, capsys):
     assert main(["seu-rate", str(report), "--cross-section", "1e-13", "--flux", "1e6",
                  "--out", str(tmp_path / "acc.json")]) == 0
     raw = json.loads((tmp_path / "acc.json").read_text())
-    assert [(r["class"], r["bits"]) for r in raw["classes"]] == [("full-shared", 12)]
+    assert [(r["class"], r["bits"]) for r in raw["classes"]] == [("full", 12)]
     assert raw["classes"][0]["plain_per_hour"] == pytest.approx(12 * 1e-7 * 3600)
     assert raw["single"]["bits"] == 0
     capsys.readouterr()

@@ -104,7 +104,7 @@ def test_hls_style_rtl_is_triplicated_survives_synthesis_and_stays_equivalent(na
     hardened = harden_sources([source], Policy.from_raw({}), top)
     report = hardened.report
     assert report.protected_bits == bits and report.bits_after == 3 * bits
-    assert all(reg.policy == "full-shared" for reg in report.triplicated)
+    assert all(reg.policy == DEFAULT_POLICY for reg in report.triplicated)
     out = tmp_path / "hardened.v"
     write_hardened(hardened, out)
     assert "__tmr0" in out.read_text() and out.with_suffix(".tmr.md").is_file()
@@ -338,7 +338,7 @@ def test_hardened_ae_top_is_equivalent_and_every_replica_survives_synthesis(ii, 
     lint = verilator_lint(tmp_path / "rtl_tmr" / "ae_top.v", "ae_top")
     assert lint.returncode == 0, lint.stderr[-2000:]
     synthesised = synthesise_rtl(tmp_path / "rtl_tmr", tmp_path / "synth", depth=False)
-    assert synthesised.flops == 3 * report.protected_bits + report.single_bits
+    assert synthesised.flops == 3 * (report.protected_bits + report.per_domain_bits) + report.single_bits
     assert check_survival(synthesised.flops, report).startswith("flip-flops after synthesis")
-    with pytest.raises(TmrError, match="replicas were merged or removed"):
+    with pytest.raises(TmrError, match="replicas or domain copies were merged or removed"):
         check_survival(synthesised.flops - 1, report)

@@ -16,8 +16,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from tmr.commonmode import attribute_int
 from tmr.yosys import YosysError, run_yosys, stage_sources
+
+
+Bit = int | str
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def netlist_equivalence(gold_json: Path, gate_json: Path, top: str, workdir: Pat
     gate = json.loads(Path(gate_json).read_text())["modules"]
     shared = _shared_submodules(gold, gate, top)
     combined = {"creator": "asicgen tmr.equiv",
-                "modules": {**shared, "gold": gold[top], "gate": gate[top]}}
+                "modules": {**shared, "gold": gold[top], "gate": collapse_domains(gate[top])}}
     (workdir / "combined.json").write_text(json.dumps(combined))
     script = "\n".join([
         'read_json "combined.json"', "async2sync",
@@ -84,6 +89,70 @@ def netlist_equivalence(gold_json: Path, gate_json: Path, top: str, workdir: Pat
     ]) + "\n"
     log = run_yosys(script, workdir, "equiv.log")
     return _summary(log, workdir)
+
+
+def collapse_domains(module: dict[str, Any]) -> dict[str, Any]:
+    """A fully triplicated netlist folded onto domain 0, as the one-voter scheme it refines.
+
+    Domains 1 and 2 hold copies of domain 0's next-state logic, voters, pad buffers and error
+    logic, each marked with its domain and what it copies (`tmr_domain`, `tmr_copy_of`,
+    `tmr_voter_of`, `tmr_fanout`, `tmr_hook_port`). Removing those cells and letting every
+    reader of one of their outputs read domain 0's twin instead leaves three replicas loading
+    domain 0's next state: the structure the equivalence check proves by induction. The fold
+    is sound because translation validation (`tmr.proof`) checks, cell by cell, that every
+    copy reads its original's inputs as its own domain names them and that every domain voter
+    is a majority of the same three replicas, so each domain computes domain 0's values. A
+    net that reads a removed cell with no twin is refused. A netlist without domains is
+    returned as it is."""
+    cells = module["cells"]
+
+    def domain(cell: dict[str, Any]) -> int:
+        return attribute_int(cell.get("attributes", {}).get("tmr_domain")) or 0
+
+    removed = {n for n, c in cells.items() if domain(c)}
+    if not removed:
+        return module
+    twin_of: dict[Bit, Bit] = {}
+    voters = {c["attributes"]["tmr_voter_of"]: c["connections"]["Y"] for c in cells.values()
+              if not domain(c) and "tmr_voter_of" in c.get("attributes", {})}
+    hook_drives = {c["attributes"]["tmr_hook_port"]: c["connections"]["Y"] for c in cells.values()
+                   if not domain(c) and "tmr_hook_port" in c.get("attributes", {})}
+    for name in sorted(removed):
+        cell = cells[name]
+        attributes = cell["attributes"]
+        if "tmr_copy_of" in attributes:
+            original = cells[str(attributes["tmr_copy_of"])]
+            directions = original.get("port_directions", {})
+            pairs = [(b, a) for port, bits in original["connections"].items() if directions.get(port) == "output"
+                     for a, b in zip(bits, cell["connections"][port], strict=True)]
+        elif "tmr_voter_of" in attributes:
+            pairs = list(zip(cell["connections"]["Y"], voters[attributes["tmr_voter_of"]], strict=True))
+        elif "tmr_fanout" in attributes:
+            pairs = list(zip(cell["connections"]["Y"], cell["connections"]["A"], strict=True))
+        elif "tmr_hook_port" in attributes:
+            pairs = list(zip(cell["connections"]["Y"], hook_drives[attributes["tmr_hook_port"]], strict=True))
+        else:
+            continue  # a domain's own comparators and flags: read only by its own removed cells
+        twin_of.update(pairs)
+    orphans = {b for n in removed for p, bits in cells[n]["connections"].items()
+               if cells[n].get("port_directions", {}).get(p) == "output" for b in bits} - set(twin_of)
+    kept: dict[str, Any] = {}
+    for name, cell in cells.items():
+        if name in removed:
+            continue
+        connections = {p: [twin_of.get(b, b) for b in bits] for p, bits in cell["connections"].items()}
+        reads = {b for bits in connections.values() for b in bits} & orphans
+        if reads:
+            raise YosysError(f"cannot fold the domains onto domain 0: cell {name} reads a domain-1/2 net "
+                             f"with no domain-0 twin (bit {min(reads, key=str)})")
+        kept[name] = {**cell, "connections": connections}
+    netnames = {n: {**net, "bits": [twin_of.get(b, b) for b in net["bits"]]}
+                for n, net in module["netnames"].items()
+                if not attribute_int(net.get("attributes", {}).get("tmr_domain"))}
+    for port in module["ports"].values():
+        if set(port["bits"]) & orphans:
+            raise YosysError("cannot fold the domains onto domain 0: a port reads a domain-1/2 net")
+    return {**module, "cells": kept, "netnames": netnames}
 
 
 def _shared_submodules(gold: dict, gate: dict, top: str) -> dict:

@@ -16,7 +16,9 @@ the rules. Policies (SPEC section 9):
   the voter reaches all three copies.
 * `pipeline`: datapath registers refreshed every bunch crossing. Three copies and
   a majority voter after them.
-* `none`: left single (documented, and listed in the report).
+* `none`: not voted (documented, and listed in the report). A `none` register that the
+  next-state logic of a `full` register reads (a pad synchroniser) gets one copy in each
+  domain, so that each domain's logic reads only its own state; the others stay single.
 
 Every rule names an error class; each class has one flag (the voters of that
 class disagreeing this clock). The flags drive the outputs of a hook cell in the
@@ -38,10 +40,8 @@ from typing import Any
 from asicgen.core.raw import ConfigError, check_keys, get_str, load_config_file
 
 POLICIES = ("full", "full-shared", "pipeline", "none")
-#: the policy of a register no rule names. Full module triplication (`full`) is proven by the
-#: pass's own proof but not yet by the second equivalence method nor the simulation campaigns,
-#: so the default stays the scheme those cover, `full-shared`, for this release (docs/tmr.md)
-DEFAULT_POLICY = "full-shared"
+#: the policy of a register no rule names: full module triplication
+DEFAULT_POLICY = "full"
 
 
 @dataclass(frozen=True)
