@@ -110,7 +110,9 @@ def test_hardened_tmr_err_is_the_voted_register(tmp_path):
     assert "tmr_err_q" in {r.name for r in report.triplicated}
     assert next(r for r in report.triplicated if r.name == "tmr_err_q").policy == FULL
     names = stage_sources([tmp_path / "tmr" / "ae_top.v"], tmp_path / "cone")
-    run_yosys(f"read_verilog {names[0]}\nhierarchy -top ae_top\nproc\nwrite_json ae_top.json\n",
+    # the domain voters are modules of their own (kept for synthesis): flattened to walk the cone
+    run_yosys(f"read_verilog {names[0]}\nhierarchy -top ae_top\nproc\nsetattr -mod -unset keep_hierarchy\n"
+              "flatten\nwrite_json ae_top.json\n",
               tmp_path / "cone")
     module = json.loads((tmp_path / "cone" / "ae_top.json").read_text())["modules"]["ae_top"]
     flops, logic = driving_cone(module, module["ports"]["tmr_err"]["bits"])

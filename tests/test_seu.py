@@ -121,8 +121,9 @@ def test_upsets_in_registers_left_single_change_nothing(hardened_run):
     left_single = {name for name in hardened_run["registers"] if policy.decide(name, None)[0] == "none"}
     assert left_single, "the ae_top policy leaves the I2C pad synchronisers single"
     assert sorted(stats["registers"]) == sorted(left_single)
-    assert stats["injected"] > 0 and stats["escapes"] == 0 and stats["flagged"] == 0
-    assert stats["tmr_err_flags"] == 0 and stats["upset_count"] == 0
+    # each domain has its own synchronisers: an upset may be flagged (one domain's filter
+    # disagrees for a clock) but never escapes
+    assert stats["injected"] > 0 and stats["escapes"] == 0 and not stats["i2c_errors"]
 
 
 @pytest.mark.slow
@@ -138,7 +139,7 @@ def test_wrapper_reaches_every_copy_of_every_register(tmp_path):
     register under its escaped flat name, a one-bit register without a bit select, and a bit
     index just wide enough for the register (14 bits for 13,728)."""
     from verif.seu import Target
-    from verif.seu_wrapper import StreamFiles, wrapper_text
+    from verif.seu_wrapper import PER_DOMAIN, StreamFiles, wrapper_text
 
     table = [Target("u_regfile.weights_q", 13728, "full", "weights"),
              Target("tmr_err_q", 1, "full", "config"), Target("u_i2c.gen_line[0].sync_q", 2, "none", "fsm")]
@@ -150,6 +151,10 @@ def test_wrapper_reaches_every_copy_of_every_register(tmp_path):
                f"else {replica}[inj_bit[13:0]] = ~{replica}[inj_bit[13:0]]; end" in hardened
         assert f"u_top.tmr_err_q__tmr{k} = ~u_top.tmr_err_q__tmr{k};" in hardened
     assert "u_top.\\u_i2c.gen_line[0].sync_q [inj_bit[0:0]]" in hardened
+    domains = wrapper_text([Target("u_i2c.gen_line[0].sync_q", 2, PER_DOMAIN, "fsm")], True, tiny_design(),
+                           files)
+    for k, name in enumerate(["", "__d1", "__d2"]):
+        assert f"if (inj_copies[{k}]) begin if (inj_write) u_top.\\u_i2c.gen_line[0].sync_q{name}  = " in domains
     assert "16'd2: begin  // u_i2c.gen_line[0].sync_q" in hardened
     plain = wrapper_text(table, False, tiny_design(), files)
     assert "u_top.u_regfile.weights_q[inj_bit[13:0]]" in plain and "__tmr" not in plain

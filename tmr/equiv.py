@@ -21,7 +21,6 @@ from typing import Any
 from tmr.commonmode import attribute_int
 from tmr.yosys import YosysError, run_yosys, stage_sources
 
-
 Bit = int | str
 
 
@@ -123,8 +122,9 @@ def collapse_domains(module: dict[str, Any]) -> dict[str, Any]:
         if "tmr_copy_of" in attributes:
             original = cells[str(attributes["tmr_copy_of"])]
             directions = original.get("port_directions", {})
-            pairs = [(b, a) for port, bits in original["connections"].items() if directions.get(port) == "output"
-                     for a, b in zip(bits, cell["connections"][port], strict=True)]
+            outputs = [p for p in original["connections"] if directions.get(p) == "output"]
+            pairs = [(b, a) for port in outputs
+                     for a, b in zip(original["connections"][port], cell["connections"][port], strict=True)]
         elif "tmr_voter_of" in attributes:
             pairs = list(zip(cell["connections"]["Y"], voters[attributes["tmr_voter_of"]], strict=True))
         elif "tmr_fanout" in attributes:

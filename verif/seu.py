@@ -38,10 +38,11 @@ from tmr.transform import replica_base
 from verif.params import CLOCK_NS
 from verif.runner import Public, run_cocotb
 from verif.seu_wrapper import (
+    PER_DOMAIN,
     WRAPPER,
     InjectionPort,
     StreamChecker,
-    escaped,
+    flip_flops,
     write_stream_files,
     write_wrapper,
 )
@@ -97,13 +98,6 @@ def read(handle: Any, what: str) -> int:
         raise AssertionError(f"X/Z in {what}: {text}") from None
 
 
-def flat(top: Any, name: str) -> Any:
-    """A register of the flat hardened netlist that kept its hierarchical name: yosys writes
-    it as an escaped identifier, which Verilator names with the backslash and the trailing
-    space (`\\u_i2c.gen_line[0].sync_q `)."""
-    return top[escaped(name)]
-
-
 class Copies:
     """The flip-flops of one register: its three replicas (hardened, a protected register)
     or the register itself (plain build, or a register the policy leaves single). Read here;
@@ -111,11 +105,11 @@ class Copies:
 
     def __init__(self, top: Any, target: Target, hardened: bool, port: InjectionPort):
         self.target, self.port = target, port
-        if hardened and target.policy != "none":
-            base = replica_base(target.name)
-            self.handles = [getattr(top, f"{base}__tmr{k}") for k in range(3)]
-        else:
-            self.handles = [flat(top, target.name) if hardened else resolve(top, target.name)]
+        if not hardened:
+            self.handles = [resolve(top, target.name)]
+        else:  # Verilator names an escaped identifier with its backslash and trailing space
+            self.handles = [top[name] if name.startswith("\\") else getattr(top, name)
+                            for name in flip_flops(target.name, target.policy, hardened)]
 
     def values(self) -> list[int]:
         return [read(h, f"{self.target.name} copy {k}") for k, h in enumerate(self.handles)]
@@ -235,7 +229,7 @@ class Injector:
         copies.flip(replicas, bit)
         await ReadOnly()
         upset.output_moved = self.outputs() != before
-        protected = self.hardened and target.policy != "none"
+        protected = self.hardened and target.policy not in ("none", PER_DOMAIN)
         if protected:
             self._check_flags(upset, copies)
         await RisingEdge(self.dut.clk)
@@ -373,9 +367,11 @@ class SeuBuild:
 
 
 def report_targets(report: Any) -> tuple[list[Target], list[Target]]:
-    """(protected, left single) registers of a TMR report."""
+    """(protected, not voted) registers of a TMR report: those left single and those with one
+    copy per domain."""
     return ([Target.from_register(r) for r in report.triplicated],
-            [Target(r.name, r.width, "none", r.error_class) for r in report.single])
+            [*(Target(r.name, r.width, "none", r.error_class) for r in report.single),
+             *(Target(r.name, r.width, PER_DOMAIN, r.error_class) for r in report.per_domain)])
 
 
 def seu_builds(plain_sources: Sequence[Path], hardened_netlist: Path,
@@ -429,4 +425,5 @@ def public_signals(targets: Sequence[Target], single: Sequence[Target], hardened
     return [*signals, Public("ae_top", "tmr_flags", "rd"),
             *(Public("ae_top", f"{replica_base(t.name)}__tmr*", "rd") for t in targets),
             # an escaped name: every run of other characters matches its original and encoded form
-            *(Public("ae_top", re.sub(r"[^A-Za-z0-9_]+", "*", t.name), "rd") for t in single)]
+            # (and its domain copies, `<name>__d1`, `__d2`)
+            *(Public("ae_top", re.sub(r"[^A-Za-z0-9_]+", "*", t.name) + "*", "rd") for t in single)]

@@ -39,7 +39,7 @@ from cocotb.triggers import ClockCycles
 from cocotb.utils import get_sim_time
 
 from asicgen.core.i2c import DEFAULT_DEVICE_ADDRESS
-from tmr.transform import replica_base
+from tmr.transform import copy_name, replica_base
 from verif.params import design_parameters
 from verif.vectors import expected_words, pack_rows
 
@@ -49,6 +49,9 @@ DEVICE = DEFAULT_DEVICE_ADDRESS
 INDEX_BITS = 16
 BIT_INDEX_BITS = 32
 COUNTER_BITS = 32
+#: the policy of a target the TMR pass copied once per domain without a voter (a pad
+#: synchroniser read by fully triplicated logic): copy k is domain k's
+PER_DOMAIN = "domain"
 
 
 def escaped(name: str) -> str:
@@ -58,11 +61,16 @@ def escaped(name: str) -> str:
 
 def flip_flops(name: str, policy: str, hardened: bool) -> list[str]:
     """The Verilog names below ae_top of a register's flip-flops: its three replicas (hardened,
-    protected), the register kept under its hierarchical name in the flat netlist (hardened,
-    left single), or its hierarchical path (plain build)."""
-    if hardened and policy != "none":
+    protected), its three domain copies (hardened, one per domain), the register kept under its
+    hierarchical name in the flat netlist (hardened, left single), or its hierarchical path
+    (plain build)."""
+    if not hardened:
+        return [name]
+    if policy == PER_DOMAIN:
+        return [escaped(name), *(escaped(copy_name(name, k)) for k in (1, 2))]
+    if policy != "none":
         return [f"{replica_base(name)}__tmr{k}" for k in range(3)]
-    return [escaped(name)] if hardened else [name]
+    return [escaped(name)]
 
 
 @dataclass(frozen=True)

@@ -367,10 +367,12 @@ async def plain_build_upsets_corrupt_outputs(dut):
 
 @cocotb.test()
 async def upsets_in_registers_left_single(dut):
-    """Hardened build: the registers the policy leaves single (the I2C pad synchronisers)
-    are not voted, so their upsets are not flagged; the policy relies on the glitch
-    filter behind them. Upsets there during I2C traffic and streaming must change
-    nothing: transactions right, outputs bit-exact, no flag, counter at zero."""
+    """Hardened build: the registers the policy does not vote (the I2C pad synchronisers).
+    Left single, their upsets are not flagged and the glitch filter behind them must hide
+    them. Copied once per domain (full module triplication), an upset reaches one domain's
+    filter at most, which its voters repair and may flag. Upsets there during I2C traffic
+    and streaming must change nothing: transactions right, outputs bit-exact (and, for
+    registers left single, no flag and the counter at zero)."""
     tb = SeuBench(dut)
     cfg = tb.config
     single = [Target.from_raw(t) for t in cfg["single_targets"]]
@@ -396,4 +398,5 @@ async def upsets_in_registers_left_single(dut):
     assert summary["injected"] > 0, "no upset in a single register"
     assert not traffic.errors, traffic.errors[:3]
     assert summary["escapes"] == 0 and stream["bad_outputs"] == 0, stream
-    assert summary["flagged"] == 0 and (flags, count) == (0, 0), "an upset in a single register was flagged"
+    if all(t.policy == "none" for t in single):
+        assert summary["flagged"] == 0 and (flags, count) == (0, 0), "an upset in a single register was flagged"
