@@ -154,7 +154,8 @@ def test_wrapper_reaches_every_copy_of_every_register(tmp_path):
     domains = wrapper_text([Target("u_i2c.gen_line[0].sync_q", 2, PER_DOMAIN, "fsm")], True, tiny_design(),
                            files)
     for k, name in enumerate(["", "__d1", "__d2"]):
-        assert f"if (inj_copies[{k}]) begin if (inj_write) u_top.\\u_i2c.gen_line[0].sync_q{name}  = " in domains
+        line = f"if (inj_copies[{k}]) begin if (inj_write) u_top.\\u_i2c.gen_line[0].sync_q{name}  = "
+        assert line in domains
     assert "16'd2: begin  // u_i2c.gen_line[0].sync_q" in hardened
     plain = wrapper_text(table, False, tiny_design(), files)
     assert "u_top.u_regfile.weights_q[inj_bit[13:0]]" in plain and "__tmr" not in plain

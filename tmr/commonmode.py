@@ -191,6 +191,27 @@ def common_mode(module: dict[str, Any], example_names: int = 5) -> CommonMode:
     return result
 
 
+def copy_cones(module: dict[str, Any]) -> dict[Bit, frozenset[int]]:
+    """Every internal net bit in the next-state logic of a copy of a state register (`full`,
+    `full-shared`), with the copies (0, 1, 2) whose logic it is in: one copy with full module
+    triplication, two or three for a common-mode net."""
+    graph = _Graph(module)
+    graph.replica_cells = {cell for copies in replicas(module, ("full", "full-shared", "pipeline")).values()
+                           for cell in copies.values()}
+    member: dict[Bit, set[int]] = defaultdict(set)
+    for _register, copies in sorted(replicas(module).items()):
+        for k in range(3):
+            for bit in graph.cone(copies[k]):
+                if bit not in graph.pads:
+                    member[bit].add(k)
+    return {bit: frozenset(ks) for bit, ks in member.items()}
+
+
+def net_names(module: dict[str, Any]) -> dict[Bit, str]:
+    """A readable name of every named net bit (`name` or `name[i]`)."""
+    return _names(module)
+
+
 def _pad_order(name: str) -> tuple[str, int]:
     base, _, index = name.partition("[")
     return base, int(index.rstrip("]") or 0)

@@ -384,20 +384,24 @@ def seu_builds(plain_sources: Sequence[Path], hardened_netlist: Path,
 
 
 def prepare_campaign(build_dir: Path, seu: SeuBuild, design: Design, weights: Any, codes: Any,
-                     targets: Sequence[Target], seed: int, **sizes: Any) -> dict[str, Any]:
+                     targets: Sequence[Target], seed: int, transient_points: Sequence[Any] = (),
+                     **sizes: Any) -> dict[str, Any]:
     """Write the stream files (the modules `codes` in the design's default e-link mode and the
     model's outputs for them) and the wrapper into `build_dir`, and return the config
     verif/tb_seu.py reads: design, weights, the build, the registers to hit (`targets`), the
-    single ones, the wrapper's table, the sources and the campaign sizes (`sizes`)."""
+    single ones, the wrapper's table, the sources and the campaign sizes (`sizes`); with
+    `transient_points` (`verif.set_build.SetPoint`), the build is a fault-injection build."""
     build_dir = Path(build_dir)
     files = write_stream_files(build_dir, design, weights, codes, design.default_elinks)
-    wrapper = write_wrapper(build_dir / f"{WRAPPER}.sv", seu.table, seu.hardened, design, files)
+    wrapper = write_wrapper(build_dir / f"{WRAPPER}.sv", seu.table, seu.hardened, design, files,
+                            len(transient_points))
     return {"design": design.to_raw(), "weights": weights.words(),
             "build": "tmr" if seu.hardened else "plain", "targets": [t.to_raw() for t in targets],
             "single_targets": [t.to_raw() for t in seu.single],
             "inject_table": [t.name for t in seu.table], "sources": [*seu.sources, wrapper],
             "classes": tmr_classes(design), "seed": seed, "stats_dir": build_dir / "stats",
-            "stream_modules": files.modules, **sizes}
+            "stream_modules": files.modules, "transient_points": [p.to_raw() for p in transient_points],
+            **sizes}
 
 
 def run_seu(build_dir: Path, config: dict[str, Any], tests: str | Sequence[str], optimise: bool = False,
