@@ -32,7 +32,8 @@ def run_campaign(tmp_path_factory, scheme: str) -> dict:
     design = tiny_design()
     work = tmp_path_factory.mktemp(f"set_{scheme}")
     sources = generate_rtl(work / "rtl", design, "tests/test_transients.py")
-    build = set_build(sources, ae_top_policy(design).with_full_scheme(scheme), work / "set", PER_CLASS, seed=3)
+    policy = ae_top_policy(design).with_full_scheme(scheme)
+    build = set_build(sources, policy, work / "set", PER_CLASS, seed=3)
     protected, single = report_targets(build.hardened.report)
     seu = SeuBuild([build.netlist], protected, single, True)
     codes = region_vectors(design, per_region=100, seed=5).codes
