@@ -14,6 +14,7 @@ from asicgen.core.render import Stamp, write_tree
 from asicgen.rtl import generate_rtl
 from asicgen.tmr_policy import load_rtl_policy
 from tmr.flow import Hardened, harden_sources, report_json, report_markdown
+from tmr.placement import PLACEMENT_FILE, placement_tcl
 
 
 def generate_hardened_top(rtl_dir: Path, out_dir: Path, design: Design, command: str) -> Hardened:
@@ -22,7 +23,8 @@ def generate_hardened_top(rtl_dir: Path, out_dir: Path, design: Design, command:
                               Path(TOP_FILE).stem)
     stamp = Stamp(f"TMR-hardened {hardened.top}: {design.summary()}", design.digest(), command)
     files = {"ae_top.v": stamp.header("ae_top.v") + hardened.verilog,
-             "tmr_report.md": report_markdown(hardened), "tmr_report.json": report_json(hardened)}
+             "tmr_report.md": report_markdown(hardened), "tmr_report.json": report_json(hardened),
+             PLACEMENT_FILE: placement_tcl(hardened.report, hardened.top, stamp.header(PLACEMENT_FILE))}
     write_tree(Path(out_dir), files, {"tool": f"asicgen {__version__}", "kind": RTL_TMR_KIND,
                                       "design": design.to_raw(), "design_sha256": design.digest(),
                                       "ii": design.ii, "latency": design.latency, "top": hardened.top,

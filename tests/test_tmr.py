@@ -12,7 +12,7 @@ from asicgen.core.arch import EncoderArch
 from tmr.equiv import equivalence, netlist_equivalence
 from tmr.flow import VERILOG_LINE_WIDTH, harden_sources, prove_hardening, wrap_verilog, write_hardened
 from tmr.policy import DEFAULT_POLICY, Policy
-from tmr.transform import TmrError, flag_net
+from tmr.transform import TmrError, flag_net, replica_base
 from tmr.yosys import YosysError, run_yosys, stage_sources
 from verif.runner import verilator_environment
 
@@ -342,3 +342,46 @@ def test_hardened_ae_top_is_equivalent_and_every_replica_survives_synthesis(ii, 
     assert check_survival(synthesised.flops, report).startswith("flip-flops after synthesis")
     with pytest.raises(TmrError, match="replicas or domain copies were merged or removed"):
         check_survival(synthesised.flops - 1, report)
+
+
+def test_placement_groups_keep_the_copies_apart(tmp_path):
+    """rtl_tmr/tmr_placement.tcl: three groups, one per copy; each flip-flop of a state register's
+    copy k (and domain k's voters) matched by group k's patterns and by no other group; the Innovus
+    procedure, run in a Tcl interpreter with the two commands recorded, makes three fences side by
+    side in the core box."""
+    import fnmatch
+
+    tkinter = pytest.importorskip("tkinter")
+    from asicgen.core.design import Design
+    from asicgen.harden import generate_hardened_top
+    from asicgen.rtl import generate_rtl
+    from tmr.placement import PLACEMENT_FILE
+
+    design = Design.build(EncoderArch(conv_filters=2, dense_units=4), 1)
+    generate_rtl(tmp_path / "rtl", design, "test")
+    report = generate_hardened_top(tmp_path / "rtl", tmp_path / "rtl_tmr", design, "test").report
+    tcl = tkinter.Tcl()
+    tcl.eval("set calls {}\n"
+             "proc createInstGroup {args} { global calls; lappend calls [list group {*}$args] }\n"
+             "proc addInstToInstGroup {args} { global calls; lappend calls [list add {*}$args] }")
+    tcl.eval(f"source {{{tmp_path / 'rtl_tmr' / PLACEMENT_FILE}}}")
+    tcl.eval("tmr_fence_innovus 0 0 300 100")
+    calls = [tcl.splitlist(c) for c in tcl.splitlist(tcl.eval("set calls"))]
+    fences = [c[1:] for c in calls if c[0] == "group"]
+    assert [(f[0], [float(x) for x in f[2:]]) for f in fences] == [
+        (f"tmr_copy{k}", [100.0 * k, 0.0, 100.0 * (k + 1), 100.0]) for k in range(3)]
+    patterns: dict[str, list[str]] = {}
+    for c in calls:
+        if c[0] == "add":
+            patterns.setdefault(c[1], []).append(c[2])
+    netlist = (tmp_path / "rtl_tmr" / "ae_top.v").read_text()
+    regs = re.findall(r"^\s*reg (?:\[[^\]]*\] )?\\?([^\s;]+)", netlist, re.M)
+    state = [r for r in report.triplicated if r.policy == "full"]
+    for k in range(3):
+        members = {r for r in regs if any(fnmatch.fnmatchcase(r, p) for p in patterns[f"tmr_copy{k}"])}
+        assert all(f"{replica_base(r.name)}__tmr{k}" in members for r in state)
+        others = [f"tmr_copy{j}" for j in range(3) if j != k]
+        assert not any(fnmatch.fnmatchcase(r, p) for r in members for g in others for p in patterns[g])
+        assert f"*_vote_d{k}_m*" in patterns[f"tmr_copy{k}"]
+    # the datapath's pipeline copies are left to the placer
+    assert not any("u_core" in p for ps in patterns.values() for p in ps)
