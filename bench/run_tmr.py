@@ -68,6 +68,9 @@ def harden(design: Design, work: Path) -> dict:
                       "validation_seconds": round(v.seconds, 1), "cells_matched": v.plain_cells,
                       "registers_collapsed": v.protected, "single": v.single, "error_cells": v.error_cells,
                       "flags": v.flags, "problems": len(v.problems),
+                      "common_mode_nets": v.common_mode.nets if v.common_mode else None,
+                      "pads_every_copy_reads": v.common_mode.pads if v.common_mode else [],
+                      "domain_cells": r.domain_logic_cells,
                       "kinds": [{"kind": k.kind.label(), "registers": k.registers, "proven": k.proven}
                                 for k in proof.kinds],
                       "unproven": len(v.problems) + sum(not k.proven for k in proof.kinds)}}
@@ -125,8 +128,9 @@ def markdown(r: dict) -> str:
              "comparators to a pin) and the induction lemma of each register kind (one copy upset per clock: "
              "voted == plain, flagged).", "",
              "| II | time (pass + proof) | proof | proven | unproven | cells matched | registers collapsed | "
-             "left single | register kinds (lemma) | flip-flop bits plain | hardened |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "left single | register kinds (lemma) | flip-flop bits plain | hardened | common-mode nets | "
+             "cells copied into domains 1, 2 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for h in r["harden"]:
         p = h["proof"]
         kinds = "; ".join(f"{k['kind']}: {k['registers']} {'proven' if k['proven'] else 'FAILED'}"
@@ -134,7 +138,8 @@ def markdown(r: dict) -> str:
         proven = "yes" if p["proven"] else "NO"
         lines.append(f"| {h['ii']} | {h['seconds']} s | {p['seconds']} s | {proven} | {p['unproven']} | "
                      f"{p['cells_matched']:,} | {p['registers_collapsed']} | {p['single']} | {kinds} | "
-                     f"{h['ff_bits_plain']:,} | {h['ff_bits_hardened']:,} |")
+                     f"{h['ff_bits_plain']:,} | {h['ff_bits_hardened']:,} | "
+                     f"{p.get('common_mode_nets', '-')} | {p.get('domain_cells', 0):,} |")
     lines += ["", "## Broken transforms must fail the proof (default architecture, II=1)", "",
               f"Registers broken: `{r['mutant_registers'][0]}` (and `{r['mutant_registers'][1]}` for the "
               "wrong-voter wiring).", "",
