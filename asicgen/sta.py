@@ -131,12 +131,10 @@ def parse_power(text: str, activity: float, how: str) -> Power:
 
 
 def to_raw(timing: Timing | None, power: Power | None) -> dict[str, Any]:
-    raw: dict[str, Any] = {}
-    if timing is not None:
-        raw["timing"] = {k: v for k, v in asdict(timing).items() if k != "path"} | {"met": timing.met}
-    if power is not None:
-        raw["power"] = asdict(power)
-    return raw
+    """Both keys always: None for what was not run (a synthesis without activity has no power)."""
+    return {"timing": None if timing is None
+            else {k: v for k, v in asdict(timing).items() if k != "path"} | {"met": timing.met},
+            "power": None if power is None else asdict(power)}
 
 
 def constraint_notes() -> list[str]:

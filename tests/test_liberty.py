@@ -129,3 +129,9 @@ def test_synth_names_a_missing_library(tmp_path, capsys):
     assert main(["synth", "default", "--ii", "8", "--out", str(tmp_path / "s"), "--liberty", "osu099"]) != 0
     assert "cell library osu099: no such file (named libraries: osu018" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_sta_record_names_what_was_not_run():
+    """A synthesis without an activity run has timing and no power: the record has both keys, so
+    the report writes "not run" instead of failing on a missing one."""
+    assert sta.to_raw(None, None) == {"timing": None, "power": None}
