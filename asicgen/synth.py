@@ -483,4 +483,6 @@ def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str,
             for dot in dots:
                 results += synthesise(design.with_ii(ii), out / "work", flow, depth, command, dot, library,
                                       measure, tmr)
+        if len(iis) == 1:
+            design = design.with_ii(iis[0])
     return write_report(out, design, results, command)

@@ -1,11 +1,11 @@
 """The cost and the gain of each TMR scheme for the state, side by side, from measured runs.
 
 Area: `asicgen synth default --ii II --liberty osu018 --tmr` outputs (their `synth.json`),
-one per scheme: the plain build, the one-voter scheme (`full-shared`) and full module
+one or more per scheme (one per II): the plain build, the one-voter scheme (`full-shared`) and full module
 triplication (`full`). Rates: `asicgen seu-rate ... --out R.json` of the two hardened
 builds' TMR reports (upsets and transients, the default environment).
 
-Usage: python bench/tmr_schemes.py --synth full=DIR [full-shared=DIR ...] --rates full=R.json
+Usage: python bench/tmr_schemes.py --synth full=DIR [full=DIR2 full-shared=DIR ...] --rates full=R.json
        full-shared=R.json [--out DIR]
 SCHEME=PATH: a synth output folder, or a synth JSON of the same form (the one-voter rows of
 bench/results/synth_osu018.json, measured when that scheme was the default). A synth run holds
@@ -30,20 +30,20 @@ from benchlib import save_results  # noqa: E402
 SCHEMES = ("full-shared", "full")
 
 
-def pairs(items: list[str], what: str) -> dict[str, Path]:
-    out: dict[str, Path] = {}
+def pairs(items: list[str], what: str) -> list[tuple[str, Path]]:
+    out: list[tuple[str, Path]] = []
     for item in items:
         scheme, _, path = item.partition("=")
         if scheme not in SCHEMES or not path:
             raise SystemExit(f"{what} {item!r}: expected SCHEME=PATH with SCHEME one of {', '.join(SCHEMES)}")
-        out[scheme] = Path(path)
+        out.append((scheme, Path(path)))
     return out
 
 
-def synth_rows(folders: dict[str, Path]) -> list[dict[str, Any]]:
+def synth_rows(folders: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     """(ii, scheme) rows: area, NAND2 eq., flip-flops, slack, from each scheme's synth.json."""
     rows: dict[tuple[int, str], dict[str, Any]] = {}
-    for scheme, folder in folders.items():
+    for scheme, folder in folders:
         raw = json.loads((folder / "synth.json" if folder.is_dir() else folder).read_text())
         made_by = f"`{raw.get('command', folder)}`"
         for r in raw["results"]:
@@ -87,7 +87,10 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {r['scheme']} | {r['upsets_per_hour']:.3g} | {r['uncorrected_per_hour']:.3g} | "
                      f"{1 / r['uncorrected_per_hour']:.3g} h |")
     sources = sorted({r["source"] for r in [*result["area"], *result["rates"]]})
-    lines += ["", "Made by: " + "; ".join(sources), ""]
+    lines += ["", "Made by: " + "; ".join(sources) + ". The TMR reports the rates read: `asicgen tmr` "
+              "on the files of examples/default/rtl/files.f with "
+              "`--full-scheme SCHEME -o build/rates/SCHEME/ae_top.v`.",
+              ""]
     return "\n".join(lines)
 
 
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "area": synth_rows(pairs(args.synth, "--synth")),
-              "rates": [rate_row(s, p) for s, p in pairs(args.rates, "--rates").items()]}
+              "rates": [rate_row(s, p) for s, p in pairs(args.rates, "--rates")]}
     text = markdown(result)
     save_results(args.out, "tmr_schemes", result, text)
     print(text)
