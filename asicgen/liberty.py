@@ -33,6 +33,27 @@ class Pin:
     name: str
     direction: str
     function: str | None
+    #: the output is high impedance while this is true (a three-state driver)
+    three_state: str | None = None
+
+
+@dataclass(frozen=True)
+class StateGroup:
+    """A cell's `ff` or `latch` group: its two state variables (the state and its complement,
+    as the output functions name them) and how they change. Functions are over the cell's inputs."""
+
+    kind: str
+    state: str
+    state_inverted: str
+    #: ff: `next_state`, latch: `data_in`
+    data: str
+    #: ff: `clocked_on` (the edge is its rise), latch: `enable` (transparent while true)
+    clock: str
+    clear: str | None
+    preset: str | None
+    #: the state and its complement while clear and preset are both true: L, H, N (unchanged), T, X
+    clear_preset_var1: str | None
+    clear_preset_var2: str | None
 
 
 @dataclass(frozen=True)
@@ -41,6 +62,7 @@ class Cell:
     area: float
     pins: tuple[Pin, ...]
     sequential: bool
+    state: StateGroup | None = None
 
     @property
     def inputs(self) -> list[str]:
@@ -173,6 +195,9 @@ _AREA = re.compile(r"^\s*area\s*:\s*([0-9.eE+-]+)\s*;", re.MULTILINE)
 _DIRECTION = re.compile(r"\bdirection\s*:\s*\"?(\w+)\"?\s*;")
 _FUNCTION = re.compile(r"\bfunction\s*:\s*\"([^\"]*)\"\s*;")
 _SEQUENTIAL = re.compile(r"^\s*(ff|latch|ff_bank|latch_bank)\s*\(", re.MULTILINE)
+_STATE = re.compile(r"^\s*(ff|latch)\s*\(\s*\"?(\w+)\"?\s*,\s*\"?(\w+)\"?\s*\)\s*\{", re.MULTILINE)
+_THREE_STATE = re.compile(r"\bthree_state\s*:\s*\"([^\"]*)\"\s*;")
+_ATTRIBUTE = r"\b{}\s*:\s*\"?([^\";]*)\"?\s*;"
 
 
 def _group_end(text: str, start: int) -> int:
@@ -195,9 +220,31 @@ def _read_cell(name: str, body: str) -> Cell:
         pin_body = body[found.start():_group_end(body, found.start())]
         direction = _DIRECTION.search(pin_body)
         function = _FUNCTION.search(pin_body)
+        three_state = _THREE_STATE.search(pin_body)
         pins.append(Pin(found.group(1), direction.group(1) if direction else "unknown",
-                        function.group(1) if function else None))
-    return Cell(name, float(area.group(1)) if area else 0.0, tuple(pins), bool(_SEQUENTIAL.search(body)))
+                        function.group(1) if function else None,
+                        three_state.group(1) if three_state else None))
+    return Cell(name, float(area.group(1)) if area else 0.0, tuple(pins), bool(_SEQUENTIAL.search(body)),
+                _read_state(name, body))
+
+
+def _read_state(cell: str, body: str) -> StateGroup | None:
+    found = _STATE.search(body)
+    if found is None:
+        return None
+    group = body[found.start():_group_end(body, found.start())]
+
+    def attribute(key: str) -> str | None:
+        value = re.search(_ATTRIBUTE.format(key), group)
+        return value.group(1).strip() if value else None
+
+    kind = found.group(1)
+    data, clock = ("next_state", "clocked_on") if kind == "ff" else ("data_in", "enable")
+    if attribute(data) is None or attribute(clock) is None:
+        raise LibertyError(f"cell {cell}: its {kind} group has no {data} or no {clock}")
+    return StateGroup(kind, found.group(2), found.group(3), attribute(data) or "", attribute(clock) or "",
+                      attribute("clear"), attribute("preset"), attribute("clear_preset_var1"),
+                      attribute("clear_preset_var2"))
 
 
 def resolve(name_or_path: str) -> Path:

@@ -1,0 +1,102 @@
+"""Gate-level simulation of the netlists `asicgen synth --liberty` writes: the netlist with
+cell models written from the library's Liberty (asicgen.cell_models), proven equal to it
+before use, under cocotb + Verilator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asicgen.cell_models import (
+    CHECK_FILE,
+    CHECK_TOP,
+    MODELS_FILE,
+    check_config,
+    check_netlist_cells,
+    harness_verilog,
+    models_verilog,
+)
+from asicgen.core.atomic import write_text
+from asicgen.core.weights import WeightSet
+from asicgen.liberty import Library
+from training.regions import preset_names
+from verif.flow_check import WRAPPER, top_wrapper_parameters
+from verif.runner import Public, SimResult, run_cocotb
+from verif.vectors import region_vectors
+
+#: SCL while programming at gate level: the target's fastest rate keeps the run short
+GATE_SCL_HZ = 1e6
+
+#: random steps of the sequential cells in the proof (every cell changes state many times)
+SEQUENTIAL_STEPS = 20_000
+
+
+class GateSimError(RuntimeError):
+    """The cell models or the gate-level simulation failed."""
+
+
+@dataclass(frozen=True)
+class ProvenModels:
+    """A cell-model file and the proof run that showed it equal to its library's Liberty."""
+
+    path: Path
+    library: str
+    result: SimResult
+
+
+def prove_models(library: Library, build: Path, seed: int = 1,
+                 sequential_steps: int = SEQUENTIAL_STEPS) -> ProvenModels:
+    """Write the models of `library` into `build` and prove them against its Liberty
+    (verif/tb_cells.py); GateSimError unless every test passes."""
+    build = Path(build)
+    models = build / MODELS_FILE
+    write_text(models, models_verilog(library))
+    result = run_proof(models, library, build / "proof", seed, sequential_steps)
+    if result.tests == 0 or result.failed:
+        raise GateSimError(f"the cell models of {library.name} differ from its Liberty: {result.failed} of "
+                           f"{result.tests} proof tests failed; see {result.results_xml.parent}")
+    return ProvenModels(models, library.name, result)
+
+
+def run_proof(models: Path, library: Library, build: Path, seed: int = 1,
+              sequential_steps: int = SEQUENTIAL_STEPS) -> SimResult:
+    """The proof of the cell models in `models` (any Verilog of the library's cells) against the
+    Liberty of `library`, in `build`; the result says how many tests failed."""
+    harness = Path(build) / CHECK_FILE
+    write_text(harness, harness_verilog(library))
+    return run_cocotb(sources=[models, harness], toplevel=CHECK_TOP, test_module="verif.tb_cells",
+                      build_dir=build, public=[Public(CHECK_TOP, "*")],
+                      config={"cells": check_config(library), "seed": seed,
+                              "sequential_steps": sequential_steps})
+
+
+@dataclass(frozen=True)
+class GateRun:
+    netlist: Path
+    cells: dict[str, int]
+    modules: int
+    result: SimResult
+
+
+def simulate_netlist(netlist: Path, models: ProvenModels, library: Library, weights: WeightSet, build: Path,
+                     modules: int = 200, seed: int = 23) -> GateRun:
+    """Program the image into the mapped ae_top `netlist` over I2C, read it back, and stream
+    `modules` region modules bit-exact against the Python model (verif/tb_gate.py), with the
+    proven cell models; GateSimError unless every test passes."""
+    cells = check_netlist_cells(netlist, library)
+    design = weights.design
+    build = Path(build)
+    build.mkdir(parents=True, exist_ok=True)
+    codes = region_vectors(design, per_region=-(-modules // len(preset_names())), seed=seed).codes[:modules]
+    np.savez(build / "vectors.npz", codes=codes)
+    result = run_cocotb(sources=[models.path, netlist, WRAPPER], toplevel="tb_ae_top",
+                        test_module="verif.tb_gate", build_dir=build,
+                        parameters=top_wrapper_parameters(design), public=[Public("tb_ae_top", "*")],
+                        config={"design": design.to_raw(), "weights": weights.words(), "scl_hz": GATE_SCL_HZ,
+                                "vectors": build / "vectors.npz"})
+    if result.tests == 0 or result.failed:
+        raise GateSimError(f"gate-level simulation of {netlist}: {result.failed} of {result.tests} tests "
+                           f"failed; see {build}")
+    return GateRun(Path(netlist), cells, len(codes), result)
