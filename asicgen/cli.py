@@ -41,6 +41,7 @@ from asicgen.core.weights import WeightSet
 from asicgen.csim import CsimError, load_project, run_csim
 from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE, DOT_STRUCTURES, SYNTH_DOT_STRUCTURE
 from asicgen.dump import compare, read_dump
+from asicgen.gate import GateSimError, gatesim_command
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
 from asicgen.liberty import NAMED_LIBRARIES, LibertyError, read_library
@@ -466,6 +467,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gatesim(args: argparse.Namespace) -> int:
+    """Gate-level simulation of the netlists of a synth folder."""
+    path = gatesim_command(Path(args.synth), Path(args.out), args.command_line,
+                           Path(args.weights) if args.weights else None, args.modules, force=args.force)
+    print(f"[gatesim] report -> {path}", file=sys.stderr)
+    return 0
+
+
 def _is_trained_network(source: str) -> bool:
     path = Path(source)
     return (path / "weights.json").is_file() or path.suffix in (".h5", ".json")
@@ -763,6 +772,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", default=None, help="top module (default: found by yosys)")
     p.set_defaults(func=cmd_tmr)
 
+    p = sub.add_parser("gatesim", help="simulate the mapped netlists of `asicgen synth --liberty` at gate "
+                                       "level: program over I2C, read back, stream bit-exact")
+    p.add_argument("synth", help="folder written by `asicgen synth ... --liberty LIB` (its work/ netlists)")
+    p.add_argument("--out", required=True, help="output folder (cell models, their proof, one build per "
+                                                "netlist, gatesim.md)")
+    p.add_argument("--weights", default=None,
+                   help="trained network to program (training folder or weights.json; default: random "
+                        "weights)")
+    p.add_argument("--modules", type=_at_least(1, "modules"), default=200,
+                   help="region modules streamed per netlist (default 200)")
+    p.set_defaults(func=cmd_gatesim)
+
     _add_seu_rate_parser(sub)
     _add_region_parser(sub)
     _add_regress_parser(sub)
@@ -812,7 +833,8 @@ def _add_seu_rate_parser(sub) -> None:
 
 
 #: commands that replace an output folder whole, and accept --force
-FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth", "regress", "report", "sweep")
+FORCE_COMMANDS = ("train", "flow", "image", "hls", "generate", "synth", "gatesim", "regress", "report",
+                  "sweep")
 
 
 def _add_output_options(commands: dict[str, argparse.ArgumentParser]) -> None:
@@ -833,7 +855,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, DataError, CsimError, YosysError, SynthError, TmrError, SimulationError,
-            LibertyError) as exc:
+            LibertyError, GateSimError) as exc:
         print(f"asicgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ before use, under cocotb + Verilator."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,11 @@ from asicgen.cell_models import (
     models_verilog,
 )
 from asicgen.core.atomic import write_text
+from asicgen.core.outputs import GATESIM_KIND, staged_folder, write_manifest
 from asicgen.core.weights import WeightSet
-from asicgen.liberty import Library
+from asicgen.liberty import Library, read_library
+from asicgen.sources import load_network
+from asicgen.synth import MappedNetlist, mapped_netlists
 from training.regions import preset_names
 from verif.flow_check import WRAPPER, top_wrapper_parameters
 from verif.runner import Public, SimResult, run_cocotb
@@ -100,3 +104,56 @@ def simulate_netlist(netlist: Path, models: ProvenModels, library: Library, weig
         raise GateSimError(f"gate-level simulation of {netlist}: {result.failed} of {result.tests} tests "
                            f"failed; see {build}")
     return GateRun(Path(netlist), cells, len(codes), result)
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def netlist_weights(netlist: MappedNetlist, source: Path | None, seed: int) -> WeightSet:
+    """The weights to program: a trained network of the netlist's architecture, else random."""
+    if source is None:
+        return WeightSet.random(netlist.design, np.random.default_rng(seed))
+    weights = load_network(Path(source), netlist.design.ii).weights
+    if weights.design.arch != netlist.design.arch:
+        raise GateSimError(f"--weights {source}: its architecture ({weights.design.summary()}) is not the "
+                           f"netlist's ({netlist.design.summary()})")
+    return weights
+
+
+def summary_markdown(runs: list[GateRun], netlists: list[MappedNetlist], proven: ProvenModels,
+                     command: str) -> str:
+    lines = ["# Gate-level simulation", "", f"Command: `{command}`", "",
+             f"Cell models: {proven.path.name}, written from the {proven.library} Liberty and proven against "
+             f"it ({proven.result.tests} tests, {proven.result.failed} failed; build "
+             f"{proven.result.build_seconds:.0f} s, run {proven.result.run_seconds:.0f} s).", "",
+             "| II | build | dot products | cells | image over I2C, read back | modules bit-exact | "
+             "Verilator build (s) | simulation (s) |", "|---|---|---|---|---|---|---|---|"]
+    for run, netlist in zip(runs, netlists, strict=True):
+        lines.append(f"| {netlist.design.ii} | {netlist.build} | {netlist.dot_structure} | "
+                     f"{sum(run.cells.values()):,} | equal | {run.modules:,} | "
+                     f"{run.result.build_seconds:.0f} | {run.result.run_seconds:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
+                    seed: int = 5, force: bool = False) -> Path:
+    """`asicgen gatesim`: every mapped netlist of a synth folder programmed over I2C, read back and
+    streamed bit-exact, with cell models proven against the library first. Writes OUT whole."""
+    netlists = mapped_netlists(synth_dir)
+    library = read_library(netlists[0].library)
+    with staged_folder(Path(out), GATESIM_KIND, force=force) as stage:
+        print(f"[gatesim] proving the {library.name} cell models against the Liberty", file=sys.stderr)
+        proven = prove_models(library, stage / "cells")
+        runs = []
+        for netlist in netlists:
+            print(f"[gatesim] {netlist.label}: {netlist.path} (Verilator build, then I2C and {modules} "
+                  "modules)", file=sys.stderr)
+            run = simulate_netlist(netlist.path, proven, library, netlist_weights(netlist, weights, seed),
+                                   stage / netlist.label, modules)
+            print(f"[gatesim] {netlist.label}: {sum(run.cells.values()):,} cells, image read back equal, "
+                  f"{run.modules} modules bit-exact (build {run.result.build_seconds:.0f} s, run "
+                  f"{run.result.run_seconds:.0f} s)", file=sys.stderr)
+            runs.append(run)
+        write_text(stage / "gatesim.md", summary_markdown(runs, netlists, proven, command))
+        write_manifest(stage, GATESIM_KIND, {"command": command, "source": str(synth_dir)})
+    return Path(out) / "gatesim.md"

@@ -359,6 +359,13 @@ def _read_liberty_results(work: Path, ii: int, latency: int, library: Library, s
 MeasureActivity = Callable[[Design, Path, Path], Activity]
 
 
+def netlist_path(work: Path, ii: int, dot_structure: str, hardened: bool) -> Path:
+    """Where `synthesise` writes the mapped netlist of one build under its `work` folder
+    (`asicgen synth` passes OUT/work)."""
+    label = f"ii{ii}_{dot_structure}"
+    return Path(work) / (f"yosys_tmr_{label}" if hardened else f"yosys_{label}") / NETLIST_FILE
+
+
 def synthesise(design: Design, work: Path, flow: str = DEFAULT_FLOW, depth: bool = True,
                command: str = "asicgen synth", dot_structure: str = DEFAULT_DOT_STRUCTURE,
                library: Library | None = None, measure: MeasureActivity | None = None,
@@ -372,12 +379,14 @@ def synthesise(design: Design, work: Path, flow: str = DEFAULT_FLOW, depth: bool
     rtl_dir = work / f"rtl_{label}"
     generate_rtl(rtl_dir, design, command, dot_structure)
     activity = measure(design, rtl_dir, work / f"activity_{label}") if library and measure else None
-    plain = synthesise_rtl(rtl_dir, work / f"yosys_{label}", flow, depth, library, activity)
+    plain = synthesise_rtl(rtl_dir, netlist_path(work, design.ii, dot_structure, False).parent, flow, depth,
+                           library, activity)
     _log(plain)
     if not tmr:
         return [plain]
     hardened = generate_hardened_top(rtl_dir, work / f"tmr_{label}", design, command)
-    result = synthesise_rtl(work / f"tmr_{label}", work / f"yosys_tmr_{label}", flow, depth, library,
+    result = synthesise_rtl(work / f"tmr_{label}", netlist_path(work, design.ii, dot_structure, True).parent,
+                            flow, depth, library,
                             activity, plain.block_area_um2.get("datapath"))
     try:
         line = check_survival(result.flops, hardened.report)
@@ -486,3 +495,45 @@ def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str,
         if len(iis) == 1:
             design = design.with_ii(iis[0])
     return write_report(out, design, results, command)
+
+
+# -- reading a synth folder back ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MappedNetlist:
+    """One mapped netlist of an `asicgen synth --liberty` folder."""
+
+    design: Design
+    build: str
+    dot_structure: str
+    library: str
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return f"ii{self.design.ii}_{self.dot_structure}_{self.build}"
+
+
+def mapped_netlists(folder: Path) -> list[MappedNetlist]:
+    """The netlists of a synth folder written with --liberty, each with its design (the II of
+    its row); SynthError naming the folder if it is not one or a netlist is missing."""
+    folder = Path(folder)
+    manifest, report = folder / "manifest.json", folder / "synth.json"
+    if not manifest.is_file() or json.loads(manifest.read_text()).get("kind") != SYNTH_KIND:
+        raise SynthError(f"{folder}: not a folder written by `asicgen synth` (no synth manifest.json)")
+    raw = json.loads(report.read_text())
+    design = Design.from_raw(raw["design"])
+    netlists = []
+    for row in raw["results"]:
+        if not row.get("library"):
+            raise SynthError(f"{report}: the II={row['ii']} {row['build']} build was not mapped onto a cell "
+                             "library; run `asicgen synth ... --liberty osu018`")
+        path = netlist_path(folder / "work", row["ii"], row["dot_structure"], row["build"] == "hardened")
+        if not path.is_file():
+            raise SynthError(f"{folder}: the II={row['ii']} {row['build']} netlist {path} is missing (a "
+                             "synth of an RTL folder keeps no netlist per II; synthesise an architecture or "
+                             "a trained network)")
+        netlists.append(MappedNetlist(design.with_ii(row["ii"]), row["build"], row["dot_structure"],
+                                      row["library"], path))
+    return netlists

@@ -48,6 +48,7 @@ FLOW_KIND = "flow"
 SYNTH_KIND = "synth"
 REGRESS_KIND = "regress"
 REPORT_KIND = "report"
+GATESIM_KIND = "gatesim"
 TOOL = f"asicgen {__version__}"
 
 
