@@ -342,22 +342,31 @@ _CONNECTION = re.compile(r"^\s*\.(\w+)\((.*)\),?\s*$")
 _CONSTANT = re.compile(r"^1'(?:h|b)([01])$")
 
 
-def _instances(netlist: Path, library: Library):
-    """(cell type, {pin: connection}) of every library-cell instance of `netlist`."""
-    current: tuple[str, dict[str, str]] | None = None
+@dataclass(frozen=True)
+class Instance:
+    """A library-cell instance of a netlist: its cell, name and pin connections."""
+
+    cell: str
+    name: str
+    pins: dict[str, str]
+
+
+def instances(netlist: Path, library: Library):
+    """Every library-cell instance of a netlist yosys wrote (`write_verilog -noattr`), in order."""
+    current: Instance | None = None
     with Path(netlist).open() as lines:
         for line in lines:
             if current is not None:
                 pin = _CONNECTION.match(line)
                 if pin:
-                    current[1][pin.group(1)] = pin.group(2).strip()
+                    current.pins[pin.group(1)] = pin.group(2).strip()
                 if line.strip().startswith(");"):
                     yield current
                     current = None
                 continue
             found = _INSTANCE.match(line)
             if found and found.group(1) in library.cells:
-                current = (found.group(1), {})
+                current = Instance(found.group(1), found.group(2), {})
 
 
 def _never_active(function: str, cell: Cell, tied: dict[str, int]) -> bool:
@@ -377,7 +386,8 @@ def check_netlist_cells(netlist: Path, library: Library) -> dict[str, int]:
     faithfully: no cell without a model, and no flip-flop whose clear and preset can both be
     driven (`CellModelError` naming the instance's cell and pins)."""
     counts: dict[str, int] = {}
-    for cell_name, pins in _instances(netlist, library):
+    for instance in instances(netlist, library):
+        cell_name, pins = instance.cell, instance.pins
         cell = library.cells[cell_name]
         counts[cell_name] = counts.get(cell_name, 0) + 1
         if not modelled(cell):

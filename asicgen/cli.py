@@ -470,7 +470,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_gatesim(args: argparse.Namespace) -> int:
     """Gate-level simulation of the netlists of a synth folder."""
     path = gatesim_command(Path(args.synth), Path(args.out), args.command_line,
-                           Path(args.weights) if args.weights else None, args.modules, force=args.force)
+                           Path(args.weights) if args.weights else None, args.modules, force=args.force,
+                           faults=args.faults)
     print(f"[gatesim] report -> {path}", file=sys.stderr)
     return 0
 
@@ -782,6 +783,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "weights)")
     p.add_argument("--modules", type=_at_least(1, "modules"), default=200,
                    help="region modules streamed per netlist (default 200)")
+    p.add_argument("--faults", type=_at_least(0, "faults"), default=0,
+                   help="then this many upsets and transients on each netlist, one at a time while modules "
+                        "stream (hardened must survive, plain must not; docs/gate.md); default 0: none")
     p.set_defaults(func=cmd_gatesim)
 
     _add_seu_rate_parser(sub)

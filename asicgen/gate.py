@@ -22,6 +22,7 @@ from asicgen.cell_models import (
 from asicgen.core.atomic import write_text
 from asicgen.core.outputs import GATESIM_KIND, staged_folder, write_manifest
 from asicgen.core.weights import WeightSet
+from asicgen.gate_faults import FaultCampaign, run_fault_campaign
 from asicgen.liberty import Library, read_library
 from asicgen.sources import load_network
 from asicgen.synth import MappedNetlist, mapped_netlists
@@ -135,10 +136,32 @@ def summary_markdown(runs: list[GateRun], netlists: list[MappedNetlist], proven:
     return "\n".join(lines) + "\n"
 
 
+def campaign_markdown(campaigns: list[tuple[MappedNetlist, FaultCampaign]]) -> str:
+    if not campaigns:
+        return ""
+    lines = ["", "## Fault campaigns", "",
+             "One fault at a time while modules stream: an upset (a flip-flop cell stores its complement at "
+             "an edge) or a transient (a cell output wrong at an edge), on random points of the mapped "
+             "netlist (asicgen/gate_faults.py). Afterwards the image is read back over I2C and a fresh "
+             "stream is compared: anything a fault left wrong shows there.", "",
+             "| II | build | points | upsets (spoiled crossings) | transients (spoiled crossings) | "
+             "image bytes wrong after | bad outputs after | Verilator build (s) | simulation (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for netlist, c in campaigns:
+        up, tr = c.per_kind["upset"], c.per_kind["transient"]
+        lines.append(f"| {netlist.design.ii} | {netlist.build} | {c.points:,} | {up['faults']:,} "
+                     f"({up['spoiled_faults']:,}) | {tr['faults']:,} ({tr['spoiled_faults']:,}) | "
+                     f"{c.read_back_bytes_differing} | {c.clean_bad_outputs} | "
+                     f"{c.result.build_seconds:.0f} | {c.result.run_seconds:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
-                    seed: int = 5, force: bool = False) -> Path:
+                    seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000) -> Path:
     """`asicgen gatesim`: every mapped netlist of a synth folder programmed over I2C, read back and
-    streamed bit-exact, with cell models proven against the library first. Writes OUT whole."""
+    streamed bit-exact, with cell models proven against the library first; with `faults`, then a
+    campaign of that many upsets and transients on each (asicgen.gate_faults): the hardened
+    netlists must survive it, the plain ones must not. Writes OUT whole."""
     netlists = mapped_netlists(synth_dir)
     library = read_library(netlists[0].library)
     with staged_folder(Path(out), GATESIM_KIND, force=force) as stage:
@@ -154,6 +177,23 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
                   f"{run.modules} modules bit-exact (build {run.result.build_seconds:.0f} s, run "
                   f"{run.result.run_seconds:.0f} s)", file=sys.stderr)
             runs.append(run)
-        write_text(stage / "gatesim.md", summary_markdown(runs, netlists, proven, command))
+        campaigns = []
+        for netlist in netlists if faults else []:
+            hardened = netlist.build == "hardened"
+            print(f"[gatesim] {netlist.label}: fault-injection build, {faults} upsets and transients on "
+                  f"{fault_points} random points", file=sys.stderr)
+            campaign = run_fault_campaign(netlist.path, proven.path, library,
+                                          netlist_weights(netlist, weights, seed),
+                                          stage / f"faults_{netlist.label}",
+                                          upset_points=fault_points // 2, transient_points=fault_points // 2,
+                                          faults=faults, expect_survival=hardened)
+            if campaign.result.failed or campaign.survived != hardened:
+                raise GateSimError(f"fault campaign on {netlist.path}: the {netlist.build} netlist "
+                                   f"{'lost state' if hardened else 'survived every fault'}; see "
+                                   f"{stage / f'faults_{netlist.label}'}")
+            print(f"[gatesim] {netlist.label}: {campaign.line()}", file=sys.stderr)
+            campaigns.append((netlist, campaign))
+        text = summary_markdown(runs, netlists, proven, command) + campaign_markdown(campaigns)
+        write_text(stage / "gatesim.md", text)
         write_manifest(stage, GATESIM_KIND, {"command": command, "source": str(synth_dir)})
     return Path(out) / "gatesim.md"

@@ -88,15 +88,22 @@ def test_gatesim_refuses_a_folder_that_is_not_a_mapped_synth(tmp_path):
         gate.gatesim_command(tmp_path, tmp_path / "out", "test")
 
 
-def test_small_netlists_stream_bit_exact_at_gate_level(tmp_path):
-    """The small network at II=8 mapped onto osu018, plain and hardened: the image programmed
-    over I2C and read back, 60 region modules bit-exact, with the proven cell models."""
+def test_small_netlists_at_gate_level_stream_and_survive_faults(tmp_path):
+    """The small network at II=8 mapped onto osu018, plain and hardened, with the proven cell
+    models: the image programmed over I2C and read back, 60 region modules bit-exact; then 300
+    upsets and transients on each: the hardened netlist keeps its image and streams bit-exact
+    afterwards, the plain one does not (gatesim_command raises otherwise)."""
     lib = _library()
     source = _weights_file(tmp_path / "weights.json")
     synth.synth_command(str(source), [8], tmp_path / "syn", "test", library=lib, tmr=True)
-    report = gate.gatesim_command(tmp_path / "syn", tmp_path / "gate", "test", weights=source, modules=60)
+    report = gate.gatesim_command(tmp_path / "syn", tmp_path / "gate", "test", weights=source, modules=60,
+                                  faults=300)
     text = report.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 8 |")]
-    assert len(rows) == 2 and {r.split("|")[2].strip() for r in rows} == {"plain", "hardened"}
-    assert all("| equal | 60 |" in r for r in rows), rows
+    streams, campaigns = rows[:2], rows[2:]
+    assert {r.split("|")[2].strip() for r in streams} == {"plain", "hardened"}
+    assert all("| equal | 60 |" in r for r in streams), streams
     assert "4 tests, 0 failed" in text
+    assert len(campaigns) == 2
+    hardened = next(r for r in campaigns if "| hardened |" in r).split("|")
+    assert hardened[6].strip() == "0" and hardened[7].strip() == "0", hardened
