@@ -164,6 +164,8 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
     netlists must survive it, the plain ones must not. Writes OUT whole."""
     netlists = mapped_netlists(synth_dir)
     library = read_library(netlists[0].library)
+    # a wrong --weights fails here, before any build
+    programmed = {n.label: netlist_weights(n, weights, seed) for n in netlists}
     with staged_folder(Path(out), GATESIM_KIND, force=force) as stage:
         print(f"[gatesim] proving the {library.name} cell models against the Liberty", file=sys.stderr)
         proven = prove_models(library, stage / "cells")
@@ -171,7 +173,7 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
         for netlist in netlists:
             print(f"[gatesim] {netlist.label}: {netlist.path} (Verilator build, then I2C and {modules} "
                   "modules)", file=sys.stderr)
-            run = simulate_netlist(netlist.path, proven, library, netlist_weights(netlist, weights, seed),
+            run = simulate_netlist(netlist.path, proven, library, programmed[netlist.label],
                                    stage / netlist.label, modules)
             print(f"[gatesim] {netlist.label}: {sum(run.cells.values()):,} cells, image read back equal, "
                   f"{run.modules} modules bit-exact (build {run.result.build_seconds:.0f} s, run "
@@ -182,8 +184,7 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
             hardened = netlist.build == "hardened"
             print(f"[gatesim] {netlist.label}: fault-injection build, {faults} upsets and transients on "
                   f"{fault_points} random points", file=sys.stderr)
-            campaign = run_fault_campaign(netlist.path, proven.path, library,
-                                          netlist_weights(netlist, weights, seed),
+            campaign = run_fault_campaign(netlist.path, proven.path, library, programmed[netlist.label],
                                           stage / f"faults_{netlist.label}",
                                           upset_points=fault_points // 2, transient_points=fault_points // 2,
                                           faults=faults, expect_survival=hardened)
