@@ -653,7 +653,7 @@ def _add_region_parser(sub) -> None:
     p = region.add_parser("diff", help="compare a register dump read back from a chip with the weight image "
                                        "it should hold; names every differing weight (exit 1 if any)")
     p.add_argument("dump", help="text file, one '<address> <byte>' pair in hex per line (format: "
-                                "docs/region.md)")
+                                "docs/regions.md)")
     p.add_argument("image", help="the image folder of `asicgen image`/`generate` (or its weights.bin, or the "
                                  "`generate` output folder)")
     p.set_defaults(func=cmd_region_diff)
@@ -718,12 +718,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dot-product structure of the RTL (default: chain; csa: carry-save trees, smaller "
                         "after synthesis, slower to build in Verilator)")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS project")
-    p.add_argument("--activity", metavar="RUN", default=None,
-                   help="with --liberty: a trained network of this architecture whose weights stream its "
-                        "region's data in a Verilator run to measure switching activity for the power "
-                        "figure (default: SOURCE when it is a trained network)")
-    p.add_argument("--activity-modules", type=_at_least(1, "modules"), default=ACTIVITY_MODULES,
-                   help=f"modules streamed for the activity (default {ACTIVITY_MODULES})")
     p.add_argument("--tmr", action="store_true", help="also write the TMR-hardened ae_top (rtl_tmr/)")
     p.add_argument("--synth", action="store_true",
                    help="also synthesise ae_top with yosys: OUT/synth/synth.md and synth.json; with "
