@@ -22,12 +22,12 @@ shows as a mismatch.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from asicgen.core.atomic import write_text
+from asicgen.core.outputs import file_sha256
 from asicgen.core.render import Stamp, environment, render
 from asicgen.liberty import Cell, LibertyError, Library, StateGroup, truth_table
 
@@ -197,7 +197,7 @@ def library_models(library: Library) -> list[CellModel]:
 
 def models_verilog(library: Library) -> str:
     """The Verilog of every modelled cell of `library`, stamped with the library's hash."""
-    digest = _sha256(library.path)
+    digest = file_sha256(library.path)
     stamp = Stamp(f"cell models of {library.name}, from its Liberty functions", digest,
                   f"asicgen.cell_models.write_models (library {library.path})")
     return render(environment("gate"), "cells.v.j2", stamp, MODELS_FILE, cells=library_models(library))
@@ -207,10 +207,6 @@ def write_models(library: Library, out_dir: Path) -> Path:
     path = Path(out_dir) / MODELS_FILE
     write_text(path, models_verilog(library))
     return path
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # -- what the proof compares with: the Liberty read by asicgen.liberty -----------------------
@@ -312,7 +308,7 @@ def harness_verilog(library: Library) -> str:
             chain_ports, chain_instances = _chain_instances(library.cells[m.name], pins)
             ports += chain_ports
             instances += chain_instances
-    stamp = Stamp(f"proof harness of the cell models of {library.name}", _sha256(library.path),
+    stamp = Stamp(f"proof harness of the cell models of {library.name}", file_sha256(library.path),
                   "asicgen.gate.prove_models")
     return render(environment("gate"), "cell_check.sv.j2", stamp, CHECK_FILE, top=CHECK_TOP, ports=ports,
                   instances=instances)

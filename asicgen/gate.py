@@ -22,7 +22,7 @@ from asicgen.cell_models import (
 from asicgen.core.atomic import write_text
 from asicgen.core.outputs import GATESIM_KIND, staged_folder, write_manifest
 from asicgen.core.weights import WeightSet
-from asicgen.gate_faults import FaultCampaign, run_fault_campaign
+from asicgen.gate_faults import GATE_SCL_HZ, FaultCampaign, run_fault_campaign
 from asicgen.liberty import Library, read_library
 from asicgen.sources import load_network
 from asicgen.synth import MappedNetlist, mapped_netlists
@@ -30,9 +30,6 @@ from training.regions import preset_names
 from verif.flow_check import WRAPPER, top_wrapper_parameters
 from verif.runner import Public, SimResult, run_cocotb
 from verif.vectors import region_vectors
-
-#: SCL while programming at gate level: the target's fastest rate keeps the run short
-GATE_SCL_HZ = 1e6
 
 #: random steps of the sequential cells in the proof (every cell changes state many times)
 SEQUENTIAL_STEPS = 20_000

@@ -38,6 +38,8 @@ from verif.vectors import region_vectors
 #: the new input of the fault-injection build, one bit per point
 FAULT_PORT = "asicgen_fault"
 FLAT_FILE = "flat.v"
+#: SCL while programming at gate level: the target's fastest rate keeps the run short
+GATE_SCL_HZ = 1e6
 FAULT_FILE = "faults.v"
 _REPLICA = re.compile(r"^(?P<base>.+)__tmr[012]$")
 
@@ -188,7 +190,7 @@ def run_fault_campaign(netlist: Path, models: Path, library: Library, weights: W
         sources=[models, faulty, FAULT_WRAPPER], toplevel="tb_gate_fault", test_module="verif.tb_gate_faults",
         build_dir=build / "sim", public=[Public("tb_gate_fault", "*")],
         parameters=wrapper_parameters(design, FAULT_WRAPPER, FaultBits=len(points)),
-        config={"design": design.to_raw(), "weights": weights.words(), "scl_hz": 1e6, "seed": seed,
+        config={"design": design.to_raw(), "weights": weights.words(), "scl_hz": GATE_SCL_HZ, "seed": seed,
                 "points": [asdict(p) for p in points], "faults": faults, "vectors": build / "vectors.npz",
                 "clean_modules": clean_modules, "stats": stats, "expect_survival": expect_survival})
     if not stats.is_file():
