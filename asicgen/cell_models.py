@@ -3,8 +3,10 @@
 
 Why not the library's own Verilog: osu018's `DFFSR` passes D through a `not` into a UDP, which
 races under Verilator (most clocks of a four-flip-flop chain wrong, the mapped I2C target NACKs
-every address). Models written from the Liberty have no such race, and `verif/tb_cells.py`
-proves each one against the Liberty before a netlist is simulated with it: combinational cells
+every address). Models written from the Liberty have no such race. `asicgen.gate_netlist`
+writes them in place of a netlist's cell instances, and `verif/tb_cells.py` proves what it
+writes against the Liberty, on a harness of every cell, before a netlist is simulated with
+it: combinational cells
 on every input combination, flip-flops and latches in lockstep with the Liberty's state-group
 semantics on random stimulus (clocks, data, clear and preset).
 
@@ -22,17 +24,16 @@ shows as a mismatch.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from asicgen.core.atomic import write_text
 from asicgen.core.outputs import file_sha256
 from asicgen.core.render import Stamp, environment, render
 from asicgen.liberty import Cell, LibertyError, Library, StateGroup, truth_table
 
-#: the file the models are written to, beside a netlist
-MODELS_FILE = "cells_liberty.v"
 #: values of clear_preset_var1/2 the models render: low, high, unchanged
 CLEAR_PRESET_VALUES = {"L": "1'b0", "H": "1'b1"}
 
@@ -46,8 +47,11 @@ class CellModelError(LibertyError):
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[01]|[!'()^*&+|])")
 
 
-def verilog_expression(function: str, names: set[str]) -> str:
-    """The Liberty boolean `function` as a Verilog expression over `names` (fully bracketed)."""
+def verilog_expression(function: str, names: set[str] | Mapping[str, str]) -> str:
+    """The Liberty boolean `function` as a Verilog expression over `names` (fully bracketed); a
+    mapping renders each name as its value (a net of a netlist in place of a pin)."""
+    if not isinstance(names, Mapping):
+        names = {n: n for n in names}
     tokens = [m.group(1) for m in _TOKEN.finditer(function)]
     if "".join(tokens) != re.sub(r"\s+", "", function):
         raise CellModelError(f"cannot read function {function!r}")
@@ -57,7 +61,7 @@ def verilog_expression(function: str, names: set[str]) -> str:
     return expr
 
 
-def _or(tokens: list[str], names: set[str]) -> tuple[str, list[str]]:
+def _or(tokens: list[str], names: Mapping[str, str]) -> tuple[str, list[str]]:
     terms = []
     term, tokens = _and(tokens, names)
     terms.append(term)
@@ -71,7 +75,7 @@ def _starts_factor(token: str) -> bool:
     return token in ("(", "!", "0", "1") or token[0].isalpha() or token[0] == "_"
 
 
-def _and(tokens: list[str], names: set[str]) -> tuple[str, list[str]]:
+def _and(tokens: list[str], names: Mapping[str, str]) -> tuple[str, list[str]]:
     factors = []
     factor, tokens = _xor(tokens, names)
     factors.append(factor)
@@ -83,7 +87,7 @@ def _and(tokens: list[str], names: set[str]) -> tuple[str, list[str]]:
     return (factors[0] if len(factors) == 1 else "(" + " & ".join(factors) + ")"), tokens
 
 
-def _xor(tokens: list[str], names: set[str]) -> tuple[str, list[str]]:
+def _xor(tokens: list[str], names: Mapping[str, str]) -> tuple[str, list[str]]:
     parts = []
     part, tokens = _unary(tokens, names)
     parts.append(part)
@@ -93,7 +97,7 @@ def _xor(tokens: list[str], names: set[str]) -> tuple[str, list[str]]:
     return (parts[0] if len(parts) == 1 else "(" + " ^ ".join(parts) + ")"), tokens
 
 
-def _unary(tokens: list[str], names: set[str]) -> tuple[str, list[str]]:
+def _unary(tokens: list[str], names: Mapping[str, str]) -> tuple[str, list[str]]:
     if not tokens:
         raise CellModelError("a function ends early")
     head, tokens = tokens[0], tokens[1:]
@@ -108,7 +112,7 @@ def _unary(tokens: list[str], names: set[str]) -> tuple[str, list[str]]:
     elif head in ("0", "1"):
         expr = f"1'b{head}"
     elif head in names:
-        expr = head
+        expr = names[head]
     else:
         raise CellModelError(f"a function names {head!r}, not a pin or state of the cell")
     while tokens and tokens[0] == "'":
@@ -193,20 +197,6 @@ def cell_model(cell: Cell) -> CellModel:
 
 def library_models(library: Library) -> list[CellModel]:
     return [cell_model(c) for _, c in sorted(library.cells.items()) if modelled(c)]
-
-
-def models_verilog(library: Library) -> str:
-    """The Verilog of every modelled cell of `library`, stamped with the library's hash."""
-    digest = file_sha256(library.path)
-    stamp = Stamp(f"cell models of {library.name}, from its Liberty functions", digest,
-                  f"asicgen.cell_models.write_models (library {library.path})")
-    return render(environment("gate"), "cells.v.j2", stamp, MODELS_FILE, cells=library_models(library))
-
-
-def write_models(library: Library, out_dir: Path) -> Path:
-    path = Path(out_dir) / MODELS_FILE
-    write_text(path, models_verilog(library))
-    return path
 
 
 # -- what the proof compares with: the Liberty read by asicgen.liberty -----------------------
@@ -347,8 +337,9 @@ class Instance:
     pins: dict[str, str]
 
 
-def instances(netlist: Path, library: Library):
-    """Every library-cell instance of a netlist yosys wrote (`write_verilog -noattr`), in order."""
+def netlist_items(netlist: Path, library: Library) -> Iterator[str | Instance]:
+    """A netlist yosys wrote (`write_verilog -noattr`) as its lines, except that every
+    library-cell instance comes as one `Instance` in place of its lines."""
     current: Instance | None = None
     with Path(netlist).open() as lines:
         for line in lines:
@@ -363,15 +354,36 @@ def instances(netlist: Path, library: Library):
             found = _INSTANCE.match(line)
             if found and found.group(1) in library.cells:
                 current = Instance(found.group(1), found.group(2), {})
+            else:
+                yield line.rstrip("\n")
+    if current is not None:
+        raise CellModelError(f"{netlist}: instance {current.name} of {current.cell} does not end")
 
 
-def _never_active(function: str, cell: Cell, tied: dict[str, int]) -> bool:
-    free = [p for p in cell.inputs if p not in tied]
-    inputs = free + sorted(tied)
-    table = truth_table(function, inputs)
-    tied_bits = [tied[p] for p in sorted(tied)]
+def instances(netlist: Path, library: Library) -> Iterator[Instance]:
+    """Every library-cell instance of a netlist yosys wrote (`write_verilog -noattr`), in order."""
+    return (item for item in netlist_items(netlist, library) if isinstance(item, Instance))
+
+
+def tied_pins(pins: Mapping[str, str]) -> dict[str, int]:
+    """The pins of an instance tied to a constant, with its value."""
+    return {p: int(m.group(1)) for p, c in pins.items() if (m := _CONSTANT.match(c))}
+
+
+def never_active(function: str, cell: Cell, tied: Mapping[str, int]) -> bool:
+    """True when the pin function of `cell` stays 0 whatever its untied inputs do."""
+    return _never_active(function, tuple(cell.inputs), tuple(sorted(tied.items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _never_active(function: str, cell_inputs: tuple[str, ...], tied: tuple[tuple[str, int], ...]) -> bool:
+    names = [p for p, _ in tied]
+    free = [p for p in cell_inputs if p not in names]
+    table = truth_table(function, free + names)
+    tied_bits = [v for _, v in tied]
+    width = len(free) + len(names)
     for row, value in enumerate(table):
-        bits = [(row >> (len(inputs) - 1 - i)) & 1 for i in range(len(inputs))]
+        bits = [(row >> (width - 1 - i)) & 1 for i in range(width)]
         if bits[len(free):] == tied_bits and value:
             return False
     return True
@@ -392,8 +404,8 @@ def check_netlist_cells(netlist: Path, library: Library) -> dict[str, int]:
         group = cell.state
         if group is None or not (group.clear and group.preset):
             continue
-        tied = {p: int(m.group(1)) for p, c in pins.items() if (m := _CONSTANT.match(c))}
-        if not (_never_active(group.clear, cell, tied) or _never_active(group.preset, cell, tied)):
+        tied = tied_pins(pins)
+        if not (never_active(group.clear, cell, tied) or never_active(group.preset, cell, tied)):
             raise CellModelError(f"{netlist}: a {cell_name} with both clear ({group.clear}) and preset "
                                  f"({group.preset}) driven ({pins}): the models differ from the Liberty "
                                  "when one is released while the other holds")

@@ -10,19 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from asicgen.cell_models import (
-    CHECK_FILE,
-    CHECK_TOP,
-    MODELS_FILE,
-    check_config,
-    check_netlist_cells,
-    harness_verilog,
-    models_verilog,
-)
+from asicgen.cell_models import CHECK_FILE, CHECK_TOP, check_config, check_netlist_cells, harness_verilog
 from asicgen.core.atomic import write_text
 from asicgen.core.outputs import GATESIM_KIND, staged_folder, write_manifest
 from asicgen.core.weights import WeightSet
 from asicgen.gate_faults import GATE_SCL_HZ, FaultCampaign, run_fault_campaign
+from asicgen.gate_netlist import inline_netlist
 from asicgen.liberty import Library, read_library
 from asicgen.sources import load_network
 from asicgen.synth import MappedNetlist, mapped_netlists
@@ -39,9 +32,15 @@ class GateSimError(RuntimeError):
     """The cell models or the gate-level simulation failed."""
 
 
+#: the proof harness with its cells written in place, and a netlist's
+INLINE_CHECK_FILE = "cell_check_inline.sv"
+INLINE_NETLIST_FILE = "netlist_inline.v"
+
+
 @dataclass(frozen=True)
 class ProvenModels:
-    """A cell-model file and the proof run that showed it equal to its library's Liberty."""
+    """The proof that the cells `asicgen.gate_netlist` writes in place equal the library's
+    Liberty: the harness it was run on, and the run."""
 
     path: Path
     library: str
@@ -50,25 +49,26 @@ class ProvenModels:
 
 def prove_models(library: Library, build: Path, seed: int = 1,
                  sequential_steps: int = SEQUENTIAL_STEPS) -> ProvenModels:
-    """Write the models of `library` into `build` and prove them against its Liberty
-    (verif/tb_cells.py); GateSimError unless every test passes."""
+    """Write the proof harness of `library` (one instance of every cell, and chains of
+    flip-flops), write its cells in place as a netlist's are, and prove the result against the
+    Liberty (verif/tb_cells.py); GateSimError unless every test passes."""
     build = Path(build)
-    models = build / MODELS_FILE
-    write_text(models, models_verilog(library))
-    result = run_proof(models, library, build / "proof", seed, sequential_steps)
-    if result.tests == 0 or result.failed:
-        raise GateSimError(f"the cell models of {library.name} differ from its Liberty: {result.failed} of "
-                           f"{result.tests} proof tests failed; see {result.results_xml.parent}")
-    return ProvenModels(models, library.name, result)
-
-
-def run_proof(models: Path, library: Library, build: Path, seed: int = 1,
-              sequential_steps: int = SEQUENTIAL_STEPS) -> SimResult:
-    """The proof of the cell models in `models` (any Verilog of the library's cells) against the
-    Liberty of `library`, in `build`; the result says how many tests failed."""
-    harness = Path(build) / CHECK_FILE
+    harness = build / CHECK_FILE
     write_text(harness, harness_verilog(library))
-    return run_cocotb(sources=[models, harness], toplevel=CHECK_TOP, test_module="verif.tb_cells",
+    inlined = inline_netlist(harness, library, build / INLINE_CHECK_FILE)
+    result = run_proof(inlined, library, build / "proof", seed, sequential_steps)
+    if result.tests == 0 or result.failed:
+        raise GateSimError(f"the cells of {library.name} written in place differ from its Liberty: "
+                           f"{result.failed} of {result.tests} proof tests failed; see "
+                           f"{result.results_xml.parent}")
+    return ProvenModels(inlined, library.name, result)
+
+
+def run_proof(harness: Path, library: Library, build: Path, seed: int = 1,
+              sequential_steps: int = SEQUENTIAL_STEPS) -> SimResult:
+    """The proof of a proof harness of `library` (`cell_check`, any Verilog with its ports)
+    against the Liberty, in `build`; the result says how many tests failed."""
+    return run_cocotb(sources=[harness], toplevel=CHECK_TOP, test_module="verif.tb_cells",
                       build_dir=build, public=[Public(CHECK_TOP, "*")],
                       config={"cells": check_config(library), "seed": seed,
                               "sequential_steps": sequential_steps})
@@ -85,15 +85,16 @@ class GateRun:
 def simulate_netlist(netlist: Path, models: ProvenModels, library: Library, weights: WeightSet, build: Path,
                      modules: int = 200, seed: int = 23) -> GateRun:
     """Program the image into the mapped ae_top `netlist` over I2C, read it back, and stream
-    `modules` region modules bit-exact against the Python model (verif/tb_gate.py), with the
-    proven cell models; GateSimError unless every test passes."""
+    `modules` region modules bit-exact against the Python model (verif/tb_gate.py), its cells
+    written in place as in the proof `models`; GateSimError unless every test passes."""
     cells = check_netlist_cells(netlist, library)
     design = weights.design
     build = Path(build)
     build.mkdir(parents=True, exist_ok=True)
     codes = region_vectors(design, per_region=-(-modules // len(preset_names())), seed=seed).codes[:modules]
     np.savez(build / "vectors.npz", codes=codes)
-    result = run_cocotb(sources=[models.path, netlist, WRAPPER], toplevel="tb_ae_top",
+    inlined = inline_netlist(netlist, library, build / INLINE_NETLIST_FILE)
+    result = run_cocotb(sources=[inlined, WRAPPER], toplevel="tb_ae_top",
                         test_module="verif.tb_gate", build_dir=build,
                         parameters=top_wrapper_parameters(design), public=[Public("tb_ae_top", "*")],
                         config={"design": design.to_raw(), "weights": weights.words(), "scl_hz": GATE_SCL_HZ,
@@ -121,8 +122,9 @@ def netlist_weights(netlist: MappedNetlist, source: Path | None, seed: int) -> W
 def summary_markdown(runs: list[GateRun], netlists: list[MappedNetlist], proven: ProvenModels,
                      command: str) -> str:
     lines = ["# Gate-level simulation", "", f"Command: `{command}`", "",
-             f"Cell models: {proven.path.name}, written from the {proven.library} Liberty and proven against "
-             f"it ({proven.result.tests} tests, {proven.result.failed} failed; build "
+             f"Cells written in place from the {proven.library} Liberty (asicgen/gate_netlist.py), the "
+             f"writer proven against it on {proven.path.name} ({proven.result.tests} tests, "
+             f"{proven.result.failed} failed; build "
              f"{proven.result.build_seconds:.0f} s, run {proven.result.run_seconds:.0f} s).", "",
              "| II | build | dot products | cells | image over I2C, read back | modules bit-exact | "
              "Verilator build (s) | simulation (s) |", "|---|---|---|---|---|---|---|---|"]
@@ -181,7 +183,7 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
             hardened = netlist.build == "hardened"
             print(f"[gatesim] {netlist.label}: fault-injection build, {faults} upsets and transients on "
                   f"{fault_points} random points", file=sys.stderr)
-            campaign = run_fault_campaign(netlist.path, proven.path, library, programmed[netlist.label],
+            campaign = run_fault_campaign(netlist.path, library, programmed[netlist.label],
                                           stage / f"faults_{netlist.label}",
                                           upset_points=fault_points // 2, transient_points=fault_points // 2,
                                           faults=faults, expect_survival=hardened)

@@ -29,6 +29,7 @@ from asicgen.cell_models import chain_pins, instances
 from asicgen.core.atomic import write_text
 from asicgen.core.naming import TOP
 from asicgen.core.weights import WeightSet
+from asicgen.gate_netlist import inline_netlist
 from asicgen.liberty import Library
 from tmr.yosys import run_script
 from verif.params import wrapper_parameters
@@ -41,6 +42,7 @@ FLAT_FILE = "flat.v"
 #: SCL while programming at gate level: the target's fastest rate keeps the run short
 GATE_SCL_HZ = 1e6
 FAULT_FILE = "faults.v"
+INLINE_FAULT_FILE = "faults_inline.v"
 _REPLICA = re.compile(r"^(?P<base>.+)__tmr[012]$")
 
 
@@ -171,7 +173,7 @@ class FaultCampaign:
         return self.read_back_bytes_differing == 0 and self.clean_bad_outputs == 0
 
 
-def run_fault_campaign(netlist: Path, models: Path, library: Library, weights: WeightSet, build: Path, *,
+def run_fault_campaign(netlist: Path, library: Library, weights: WeightSet, build: Path, *,
                        upset_points: int, transient_points: int, faults: int, expect_survival: bool,
                        seed: int = 3, clean_modules: int = 40) -> FaultCampaign:
     """Upsets and transients, one at a time, on random points of the mapped `netlist` while
@@ -182,12 +184,13 @@ def run_fault_campaign(netlist: Path, models: Path, library: Library, weights: W
     flat = flatten(netlist, library, build / "flatten")
     points = fault_points(flat, library, upset_points, transient_points, seed)
     faulty = fault_netlist(flat, points, build / FAULT_FILE)
+    faulty = inline_netlist(faulty, library, build / INLINE_FAULT_FILE)
     design = weights.design
     codes = region_vectors(design, per_region=100, seed=seed).codes
     np.savez(build / "vectors.npz", codes=codes)
     stats = build / "campaign.json"
     result = run_cocotb(
-        sources=[models, faulty, FAULT_WRAPPER], toplevel="tb_gate_fault", test_module="verif.tb_gate_faults",
+        sources=[faulty, FAULT_WRAPPER], toplevel="tb_gate_fault", test_module="verif.tb_gate_faults",
         build_dir=build / "sim", public=[Public("tb_gate_fault", "*")],
         parameters=wrapper_parameters(design, FAULT_WRAPPER, FaultBits=len(points)),
         config={"design": design.to_raw(), "weights": weights.words(), "scl_hz": GATE_SCL_HZ, "seed": seed,

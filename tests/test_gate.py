@@ -2,11 +2,12 @@
 netlist checks, and mapped netlists of the small network streaming bit-exact."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
-from asicgen import cell_models, gate, liberty, synth
+from asicgen import cell_models, gate, gate_netlist, liberty, synth
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
 from asicgen.core.weights import WeightSet, weights_document
@@ -37,9 +38,10 @@ def test_cell_models_are_proven_equal_to_the_liberty(proven):
     assert proven.result.tests == 4 and proven.result.failed == 0
     text = proven.path.read_text()
     lib = _library()
-    # a model for every cell but the three-state drivers
-    assert {c for c in lib.cells if f"module {c} (" in text} == {c for c, cell in lib.cells.items()
-                                                                 if not any(p.three_state for p in cell.pins)}
+    # every cell but the three-state drivers is written in place (none is left instantiated)
+    written = {c for c in lib.cells if f"// {c} u_{c}\n" in text or f"assign {c}__" in text}
+    assert written == {c for c, cell in lib.cells.items() if not any(p.three_state for p in cell.pins)}
+    assert not re.search(r"^\s*[A-Z]\w+ u_\w+ \($", text, re.MULTILINE)
 
 
 def test_the_proof_fails_on_wrong_models(proven, tmp_path):
@@ -47,12 +49,11 @@ def test_the_proof_fails_on_wrong_models(proven, tmp_path):
     of clearing while clear and preset both hold) fail the combinational test, and the
     sequential test and the chain test (DFFSR is chained too): three of the four."""
     text = proven.path.read_text()
-    nand = "  assign Y = (~(A & B));\nendmodule"
-    both = "if (asicgen_clear && asicgen_preset) P0002 <= 1'b0;"
-    start = text.index("module NAND2X1 (")
-    assert text.index(nand, start) < text.index("endmodule", start) + 10 and both in text
-    mutant = text[:start] + text[start:].replace(nand, "  assign Y = (A & B);\nendmodule", 1)
-    mutant = mutant.replace(both, both.replace("1'b0", "1'b1"))
+    nand = "assign NAND2X1__Y = (~((NAND2X1__A ) & (NAND2X1__B )));"
+    both = re.compile(r"(if \(\(~\(DFFSR__\w*R \)\) & \(~\(DFFSR__\w*S \)\)\) asicgen_q\d+ <= )1'b0;")
+    assert nand in text and len(both.findall(text)) == 5
+    mutant = text.replace(nand, "assign NAND2X1__Y = ((NAND2X1__A ) & (NAND2X1__B ));")
+    mutant = both.sub(r"\g<1>1'b1;", mutant)
     (tmp_path / "mutant.v").write_text(mutant)
     result = gate.run_proof(tmp_path / "mutant.v", _library(), tmp_path / "proof", sequential_steps=3000)
     assert result.failed == 3, f"{result.failed} of {result.tests} failed"
@@ -81,6 +82,20 @@ def test_netlists_the_models_cannot_simulate_are_refused(tmp_path):
     tbuf = "  TBUFX1 _2_ (\n    .A(a),\n    .EN(b),\n    .Y(y)\n  );\n"
     with pytest.raises(cell_models.CellModelError, match="TBUFX1, a cell with no simulation model"):
         cell_models.check_netlist_cells(_netlist(tmp_path, tbuf), lib)
+
+
+def test_cells_written_in_place_read_the_netlists_nets(tmp_path):
+    """A flip-flop on the netlist's clock and reset nets triggers on those nets (so flip-flops on
+    the same nets share a trigger); a preset tied inactive is left out; an escaped name keeps the
+    space that ends it; an instance of a module that is not a cell stays as it is."""
+    body = ("  DFFSR _1_ (\n    .CLK(a),\n    .D(\\x.y [0] ),\n    .Q(y),\n    .R(b),\n    .S(1'h1)\n  );\n"
+            "  NOR2X1 _2_ (\n    .A(a),\n    .B(\\x.y [0] ),\n    .Y(\\z )\n  );\n"
+            "  sub u_sub (\n    .A(a)\n  );\n")
+    out = gate_netlist.inline_netlist(_netlist(tmp_path, body), _library(), tmp_path / "i.v").read_text()
+    assert "always @(posedge a  or negedge b )\n    if ((~(b ))) asicgen_q0 <= 1'b0;\n" in out
+    assert "else asicgen_q0 <= (\\x.y [0] );\n  assign y = asicgen_q0;" in out
+    assert "assign \\z = (~((a ) | (\\x.y [0] )));" in out
+    assert "  sub u_sub (\n    .A(a)\n  );" in out and "DFFSR _1_ (" not in out
 
 
 def test_gatesim_refuses_a_folder_that_is_not_a_mapped_synth(tmp_path):
