@@ -471,7 +471,7 @@ def cmd_gatesim(args: argparse.Namespace) -> int:
     """Gate-level simulation of the netlists of a synth folder."""
     path = gatesim_command(Path(args.synth), Path(args.out), args.command_line,
                            Path(args.weights) if args.weights else None, args.modules, force=args.force,
-                           faults=args.faults)
+                           faults=args.faults, power=args.power)
     print(f"[gatesim] report -> {path}", file=sys.stderr)
     return 0
 
@@ -770,8 +770,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gatesim", help="simulate the mapped netlists of `asicgen synth --liberty` at gate "
                                        "level: program over I2C, read back, stream bit-exact")
     p.add_argument("synth", help="folder written by `asicgen synth ... --liberty LIB` (its work/ netlists)")
-    p.add_argument("--out", required=True, help="output folder (cell models, their proof, one build per "
-                                                "netlist, gatesim.md)")
+    p.add_argument("--out", required=True, help="output folder (the proof of the cells written in place, "
+                                                "one build per netlist, gatesim.md)")
     p.add_argument("--weights", default=None,
                    help="trained network to program (training folder or weights.json; default: random "
                         "weights)")
@@ -780,6 +780,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", type=_at_least(0, "faults"), default=0,
                    help="then this many upsets and transients on each netlist, one at a time while modules "
                         "stream (hardened must survive, plain must not; docs/gate.md); default 0: none")
+    p.add_argument("--power", action="store_true",
+                   help="then the power of each netlist with the activity of every net measured while the "
+                        "modules stream (a build with toggle counts; docs/gate.md)")
     p.set_defaults(func=cmd_gatesim)
 
     _add_seu_rate_parser(sub)

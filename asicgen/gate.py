@@ -4,9 +4,11 @@ before use, under cocotb + Verilator."""
 
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from asicgen.core.outputs import GATESIM_KIND, staged_folder, write_manifest
 from asicgen.core.weights import WeightSet
 from asicgen.gate_faults import GATE_SCL_HZ, FaultCampaign, run_fault_campaign
 from asicgen.gate_netlist import inline_netlist
+from asicgen.gate_power import NetPower, measure_activity, net_power, power_line, write_activity
 from asicgen.liberty import Library, read_library
 from asicgen.sources import load_network
 from asicgen.synth import MappedNetlist, mapped_netlists
@@ -155,8 +158,103 @@ def campaign_markdown(campaigns: list[tuple[MappedNetlist, FaultCampaign]]) -> s
     return "\n".join(lines) + "\n"
 
 
+def power_markdown(powers: list[tuple[MappedNetlist, NetPower]]) -> str:
+    if not powers:
+        return ""
+    lines = ["", "## Power with the activity of every net", "",
+             "Toggles per clock of every net while modules stream, measured in this gate-level run "
+             "(asicgen/gate_power.py: two runs of one build, the second streaming, their difference), "
+             "applied to each cell's OpenSTA power by linearity (P(0) + a (P(1) - P(0)), a the activity "
+             "of its output net); beside it OpenSTA's power with one activity on every net, the mean of the "
+             "flip-flop outputs. Zero-delay simulation: no glitches; no clock tree, no wire capacitance.",
+             "",
+             "| II | build | dot products | cells measured | clocks | per-net power (mW) | "
+             "energy per inference (pJ) | one activity | its power (mW) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for netlist, p in powers:
+        ii = netlist.design.ii
+        lines.append(f"| {ii} | {netlist.build} | {netlist.dot_structure} | {p.measured_cells:,} | "
+                     f"{p.activity.cycles:,} | {p.per_net.total_w * 1e3:.2f} | "
+                     f"{p.energy_pj(p.per_net, ii):.1f} | "
+                     f"{p.uniform.activity:.4f} | {p.uniform.total_w * 1e3:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _power(netlist: MappedNetlist, library: Library, weights: WeightSet, modules: int, seed: int,
+           build: Path) -> NetPower:
+    per_region = -(-modules // len(preset_names()))
+    codes = region_vectors(weights.design, per_region=per_region, seed=seed).codes[:modules]
+    flat, activity, _ = measure_activity(netlist.path, library, weights, codes, build)
+    write_activity(build / "activity.txt", activity)
+    return net_power(flat, library, activity, build / "sta")
+
+
+#: the measured figures of a gatesim folder, one object per netlist
+FIGURES_FILE = "gatesim.json"
+
+
+@dataclass(frozen=True)
+class NetlistFigures:
+    """What `gatesim` measured on one netlist (gatesim.json)."""
+
+    label: str
+    ii: int
+    build: str
+    dot_structure: str
+    cells: int
+    modules: int
+    build_seconds: float
+    run_seconds: float
+    #: upsets, transients, image bytes wrong after, bad outputs after, build and run seconds
+    faults: dict[str, float] | None
+    #: per-net and one-activity power (W), energy per inference (pJ), clocks, cells measured
+    power: dict[str, float] | None
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any], where: str) -> NetlistFigures:
+        names = {f.name for f in fields(cls)}
+        if not isinstance(raw, dict) or set(raw) != names:
+            raise GateSimError(f"{where}: not a gatesim figures record (keys {sorted(names)})")
+        return cls(**raw)
+
+
+def read_figures(folder: Path) -> list[NetlistFigures]:
+    path = Path(folder) / FIGURES_FILE
+    if not path.is_file():
+        raise GateSimError(f"{folder}: no {FIGURES_FILE}; not a folder written by `asicgen gatesim`")
+    raw = json.loads(path.read_text())
+    return [NetlistFigures.from_raw(r, f"{path} [{i}]") for i, r in enumerate(raw)]
+
+
+def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
+                    campaigns: list[tuple[MappedNetlist, FaultCampaign]],
+                    powers: list[tuple[MappedNetlist, NetPower]]) -> list[NetlistFigures]:
+    by_label_faults = {n.label: c for n, c in campaigns}
+    by_label_power = {n.label: p for n, p in powers}
+    figures = []
+    for run, netlist in zip(runs, netlists, strict=True):
+        c, p = by_label_faults.get(netlist.label), by_label_power.get(netlist.label)
+        faults = None if c is None else {
+            "upsets": c.per_kind["upset"]["faults"], "transients": c.per_kind["transient"]["faults"],
+            "image_bytes_wrong_after": c.read_back_bytes_differing,
+            "bad_outputs_after": c.clean_bad_outputs,
+            "build_seconds": round(c.result.build_seconds, 1), "run_seconds": round(c.result.run_seconds, 1)}
+        power = None if p is None else {
+            "per_net_w": p.per_net.total_w, "one_activity_w": p.uniform.total_w,
+            "one_activity": p.uniform.activity,
+            "energy_per_inference_pj": p.energy_pj(p.per_net, netlist.design.ii),
+            "one_activity_energy_pj": p.energy_pj(p.uniform, netlist.design.ii),
+            "clocks": p.activity.cycles, "cells_measured": p.measured_cells}
+        figures.append(NetlistFigures(netlist.label, netlist.design.ii, netlist.build, netlist.dot_structure,
+                                      sum(run.cells.values()), run.modules,
+                                      round(run.result.build_seconds, 1), round(run.result.run_seconds, 1),
+                                      faults, power))
+    return figures
+
+
 def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
-                    seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000) -> Path:
+                    seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000,
+                    power: bool = False) -> Path:
     """`asicgen gatesim`: every mapped netlist of a synth folder programmed over I2C, read back and
     streamed bit-exact, with cell models proven against the library first; with `faults`, then a
     campaign of that many upsets and transients on each (asicgen.gate_faults): the hardened
@@ -193,7 +291,18 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
                                    f"{stage / f'faults_{netlist.label}'}")
             print(f"[gatesim] {netlist.label}: {campaign.line()}", file=sys.stderr)
             campaigns.append((netlist, campaign))
-        text = summary_markdown(runs, netlists, proven, command) + campaign_markdown(campaigns)
+        powers = []
+        for netlist in netlists if power else []:
+            print(f"[gatesim] {netlist.label}: activity of every net (a build with toggle counts, two runs), "
+                  "then OpenSTA", file=sys.stderr)
+            measured = _power(netlist, library, programmed[netlist.label], modules, seed,
+                              stage / f"power_{netlist.label}")
+            print(f"[gatesim] {netlist.label}: {power_line(measured, netlist.design.ii)}", file=sys.stderr)
+            powers.append((netlist, measured))
+        text = summary_markdown(runs, netlists, proven, command) + campaign_markdown(campaigns) \
+            + power_markdown(powers)
         write_text(stage / "gatesim.md", text)
+        figures = netlist_figures(runs, netlists, campaigns, powers)
+        write_text(stage / FIGURES_FILE, json.dumps([asdict(f) for f in figures], indent=1) + "\n")
         write_manifest(stage, GATESIM_KIND, {"command": command, "source": str(synth_dir)})
     return Path(out) / "gatesim.md"

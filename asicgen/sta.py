@@ -107,6 +107,71 @@ def run_sta(liberty: Path, netlist: Path, top: str, top_inputs: list[str], work:
     return timing, power
 
 
+@dataclass(frozen=True)
+class CellPower:
+    internal_w: float
+    switching_w: float
+    leakage_w: float
+
+
+@dataclass(frozen=True)
+class CellPowers:
+    """`report_power -instances` of every cell at global activity 0 and 1, and the design's
+    total at one global activity."""
+
+    at_zero: dict[str, CellPower]
+    at_one: dict[str, CellPower]
+    uniform: Power
+
+
+_INSTANCE_POWER = re.compile(r"^\s*(\S+)\s+(\S+)\s+(\S+)\s+\S+\s+(\S+)\s*$")
+
+
+def _instance_powers(text: str) -> dict[str, CellPower]:
+    powers = {}
+    for line in text.splitlines():
+        found = _INSTANCE_POWER.match(line)
+        if found is None:
+            continue
+        try:
+            internal, switching, leakage = (float(found.group(i)) for i in (1, 2, 3))
+        except ValueError:
+            continue  # the header
+        powers[found.group(4)] = CellPower(internal, switching, leakage)
+    return powers
+
+
+def cell_powers(liberty: Path, netlist: Path, top: str, top_inputs: list[str], work: Path,
+                uniform_activity: float, how: str) -> CellPowers:
+    """The power of every cell of `netlist` at global activity 0 and 1 (this OpenSTA crashes in
+    `report_power` once activities are set per pin, so a caller applies its own per-net
+    activities by linearity), and the total at `uniform_activity` on every net."""
+    sta = find_sta()
+    if sta is None:
+        raise StaError("OpenSTA (`sta`) not found: install the Debian package opensta")
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    lines = [f"read_liberty {liberty}", f"read_verilog {netlist}", f"link_design {top}",
+             constraints(top_inputs).rstrip()]
+    for activity in (0, 1):
+        lines += [f"set_power_activity -global -activity {activity}", f"puts \"@@{activity}\"",
+                  "report_power -instances [get_cells *] -digits 9"]
+    lines += [f"set_power_activity -global -activity {uniform_activity:.6f}", "puts \"@@power\"",
+              "report_power -digits 6"]
+    script = work / "power.tcl"
+    script.write_text("\n".join(lines) + "\n")
+    run = subprocess.run([sta, "-no_splash", "-exit", str(script)], capture_output=True, text=True)
+    (work / "sta.log").write_text(run.stdout + run.stderr)
+    if run.returncode != 0 or re.search(r"^Error", run.stdout + run.stderr, re.MULTILINE):
+        tail = "\n".join((run.stdout + run.stderr).splitlines()[-20:])
+        raise StaError(f"OpenSTA failed on {netlist} (log {work / 'sta.log'}):\n{tail}")
+    _, _, rest = run.stdout.partition("@@0")
+    zero, _, rest = rest.partition("@@1")
+    one, _, total = rest.partition("@@power")
+    uniform = parse_power(total, uniform_activity, how)
+    return CellPowers(_instance_powers(zero), _instance_powers(one), uniform)
+
+
 _FLOAT = r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)"
 
 

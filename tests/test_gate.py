@@ -7,10 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from asicgen import cell_models, gate, gate_netlist, liberty, synth
+from asicgen import cell_models, gate, gate_netlist, gate_power, liberty, synth
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
 from asicgen.core.weights import WeightSet, weights_document
+from verif.vectors import region_vectors
 
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
 
@@ -103,16 +104,23 @@ def test_gatesim_refuses_a_folder_that_is_not_a_mapped_synth(tmp_path):
         gate.gatesim_command(tmp_path, tmp_path / "out", "test")
 
 
-def test_small_netlists_at_gate_level_stream_and_survive_faults(tmp_path):
-    """The small network at II=8 mapped onto osu018, plain and hardened, with the proven cell
-    models: the image programmed over I2C and read back, 60 region modules bit-exact; then 300
-    upsets and transients on each: the hardened netlist keeps its image and streams bit-exact
-    afterwards, the plain one does not (gatesim_command raises otherwise)."""
+@pytest.fixture(scope="module")
+def small_synth(tmp_path_factory):
+    """The small network at II=8 mapped onto osu018, plain and hardened, and its weights."""
     lib = _library()
-    source = _weights_file(tmp_path / "weights.json")
-    synth.synth_command(str(source), [8], tmp_path / "syn", "test", library=lib, tmr=True)
-    report = gate.gatesim_command(tmp_path / "syn", tmp_path / "gate", "test", weights=source, modules=60,
-                                  faults=300)
+    folder = tmp_path_factory.mktemp("small")
+    source = _weights_file(folder / "weights.json")
+    synth.synth_command(str(source), [8], folder / "syn", "test", library=lib, tmr=True)
+    return folder / "syn", source
+
+
+def test_small_netlists_at_gate_level_stream_and_survive_faults(small_synth, tmp_path):
+    """With the cells written in place and proven: the image programmed over I2C and read back,
+    60 region modules bit-exact; then 300 upsets and transients on each: the hardened netlist
+    keeps its image and streams bit-exact afterwards, the plain one does not (gatesim_command
+    raises otherwise)."""
+    syn, source = small_synth
+    report = gate.gatesim_command(syn, tmp_path / "gate", "test", weights=source, modules=60, faults=300)
     text = report.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 8 |")]
     streams, campaigns = rows[:2], rows[2:]
@@ -122,3 +130,27 @@ def test_small_netlists_at_gate_level_stream_and_survive_faults(tmp_path):
     assert len(campaigns) == 2
     hardened = next(r for r in campaigns if "| hardened |" in r).split("|")
     assert hardened[6].strip() == "0" and hardened[7].strip() == "0", hardened
+    figures = {f.build: f for f in gate.read_figures(tmp_path / "gate")}
+    assert figures["hardened"].faults["image_bytes_wrong_after"] == 0 and figures["plain"].modules == 60
+    plain = figures["plain"].faults
+    assert plain["image_bytes_wrong_after"] > 0 or plain["bad_outputs_after"] > 0
+
+
+def test_per_net_power_of_the_small_plain_netlist(small_synth, tmp_path):
+    """The activity of every net while 40 modules stream: the streaming run's extra clocks are
+    exactly 40 x II, every cell's output net is counted, a flip-flop output toggles at most
+    once per clock, and the power by linearity is checked against OpenSTA's (net_power raises
+    otherwise); arithmetic nets toggle more than flip-flops, so the per-net figure is higher."""
+    syn, source = small_synth
+    lib = _library()
+    plain = next(n for n in synth.mapped_netlists(syn) if n.build == "plain")
+    weights = gate.netlist_weights(plain, source, 5)
+    codes = region_vectors(weights.design, per_region=10, seed=5).codes[:40]
+    flat, activity, runs = gate_power.measure_activity(plain.path, lib, weights, codes, tmp_path / "power")
+    assert [r.failed for r in runs] == [0, 0]
+    assert activity.cycles == 40 * 8 and activity.modules == 40
+    power = gate_power.net_power(flat, lib, activity, tmp_path / "sta")
+    assert power.unmeasured_cells == 0 and power.measured_cells > 10_000
+    flops = gate_power.flip_flop_bits(flat, lib)
+    assert max(activity.rate(b) for b in flops) <= 1.0
+    assert power.per_net.total_w > power.uniform.total_w > 0

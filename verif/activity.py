@@ -50,9 +50,9 @@ _POINT = re.compile(r"^C '(.*)' (\d+)$")
 _DIRECTION = re.compile(r"^(.*):[01]->[01]$")
 
 
-def read_toggles(path: Path) -> tuple[Counter, int]:
-    """(toggles of every signal bit, keyed (scope, bit), both directions summed; clock cycles)
-    from a Verilator coverage.dat."""
+def read_toggles(path: Path, clock: tuple[str, str] = CLOCK) -> tuple[Counter, int]:
+    """(toggles of every signal bit, keyed (scope, bit), both directions summed; cycles of the
+    testbench's `clock` (scope, name)) from a Verilator coverage.dat."""
     toggles: Counter = Counter()
     for line in Path(path).read_text(errors="replace").splitlines():
         found = _POINT.match(line)
@@ -64,7 +64,7 @@ def read_toggles(path: Path) -> tuple[Counter, int]:
         bit = _DIRECTION.match(fields["o"])
         if bit is not None:
             toggles[(fields.get("h", ""), bit.group(1))] += int(found.group(2))
-    cycles = toggles.get(CLOCK, 0) // 2
+    cycles = toggles.get(clock, 0) // 2
     if cycles == 0:
         raise SimulationError(f"{path}: no toggles of the testbench clock; not a toggle-coverage run")
     return toggles, cycles

@@ -131,7 +131,8 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
         args += ["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
         if public is not None:
             sources.insert(0, build_dir / "public.vlt")  # before the Verilog it applies to
-            sources[0].write_text(control_file(public))
+            if not sources[0].is_file() or sources[0].read_text() != control_file(public):
+                sources[0].write_text(control_file(public))  # unchanged: Verilator may skip the build
             args.append("--no-public-flat-rw")  # comes after the runner's --public-flat-rw: wins
     t0 = time.perf_counter()
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=str(build_dir),
