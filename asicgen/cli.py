@@ -471,7 +471,7 @@ def cmd_gatesim(args: argparse.Namespace) -> int:
     """Gate-level simulation of the netlists of a synth folder."""
     path = gatesim_command(Path(args.synth), Path(args.out), args.command_line,
                            Path(args.weights) if args.weights else None, args.modules, force=args.force,
-                           faults=args.faults, power=args.power)
+                           faults=args.faults, power=args.power, builds=tuple(args.builds or ()))
     print(f"[gatesim] report -> {path}", file=sys.stderr)
     return 0
 
@@ -780,6 +780,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", type=_at_least(0, "faults"), default=0,
                    help="then this many upsets and transients on each netlist, one at a time while modules "
                         "stream (hardened must survive, plain must not; docs/gate.md); default 0: none")
+    p.add_argument("--builds", nargs="+", choices=("plain", "hardened"), default=None,
+                   help="only the netlists of these builds (default: every netlist of the folder)")
     p.add_argument("--power", action="store_true",
                    help="then the power of each netlist with the activity of every net measured while the "
                         "modules stream (a build with toggle counts; docs/gate.md)")

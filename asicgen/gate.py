@@ -58,7 +58,7 @@ def prove_models(library: Library, build: Path, seed: int = 1,
     build = Path(build)
     harness = build / CHECK_FILE
     write_text(harness, harness_verilog(library))
-    inlined = inline_netlist(harness, library, build / INLINE_CHECK_FILE)
+    inlined = inline_netlist(harness, library, build / INLINE_CHECK_FILE).path
     result = run_proof(inlined, library, build / "proof", seed, sequential_steps)
     if result.tests == 0 or result.failed:
         raise GateSimError(f"the cells of {library.name} written in place differ from its Liberty: "
@@ -96,8 +96,8 @@ def simulate_netlist(netlist: Path, models: ProvenModels, library: Library, weig
     build.mkdir(parents=True, exist_ok=True)
     codes = region_vectors(design, per_region=-(-modules // len(preset_names())), seed=seed).codes[:modules]
     np.savez(build / "vectors.npz", codes=codes)
-    inlined = inline_netlist(netlist, library, build / INLINE_NETLIST_FILE)
-    result = run_cocotb(sources=[inlined, WRAPPER], toplevel="tb_ae_top",
+    inlined = inline_netlist(netlist, library, build / INLINE_NETLIST_FILE, hierarchical=True)
+    result = run_cocotb(sources=[inlined.path, WRAPPER], build_args=inlined.build_args, toplevel="tb_ae_top",
                         test_module="verif.tb_gate", build_dir=build,
                         parameters=top_wrapper_parameters(design), public=[Public("tb_ae_top", "*")],
                         config={"design": design.to_raw(), "weights": weights.words(), "scl_hz": GATE_SCL_HZ,
@@ -254,12 +254,14 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
 
 def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
                     seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000,
-                    power: bool = False) -> Path:
+                    power: bool = False, builds: tuple[str, ...] = ()) -> Path:
     """`asicgen gatesim`: every mapped netlist of a synth folder programmed over I2C, read back and
     streamed bit-exact, with cell models proven against the library first; with `faults`, then a
     campaign of that many upsets and transients on each (asicgen.gate_faults): the hardened
     netlists must survive it, the plain ones must not. Writes OUT whole."""
-    netlists = mapped_netlists(synth_dir)
+    netlists = [n for n in mapped_netlists(synth_dir) if not builds or n.build in builds]
+    if not netlists:
+        raise GateSimError(f"{synth_dir}: no {' or '.join(builds)} netlist")
     library = read_library(netlists[0].library)
     # a wrong --weights fails here, before any build
     programmed = {n.label: netlist_weights(n, weights, seed) for n in netlists}

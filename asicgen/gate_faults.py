@@ -184,7 +184,7 @@ def run_fault_campaign(netlist: Path, library: Library, weights: WeightSet, buil
     flat = flatten(netlist, library, build / "flatten")
     points = fault_points(flat, library, upset_points, transient_points, seed)
     faulty = fault_netlist(flat, points, build / FAULT_FILE)
-    faulty = inline_netlist(faulty, library, build / INLINE_FAULT_FILE)
+    faulty = inline_netlist(faulty, library, build / INLINE_FAULT_FILE).path
     design = weights.design
     codes = region_vectors(design, per_region=100, seed=seed).codes
     np.savez(build / "vectors.npz", codes=codes)

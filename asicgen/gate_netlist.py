@@ -13,6 +13,11 @@ build. Here each cell instance becomes what its model says, over the netlist's o
   preset tied inactive is left out;
 * a latch: a `reg` following its data while its enable holds.
 
+A netlist `asicgen synth` writes keeps the RTL's hierarchy: a few distinct dot-product
+modules, each instantiated many times. With `hierarchical`, every module used more than once
+is marked as a Verilator hierarchical block (`--hierarchical`): Verilator builds it once, as a
+library of its own, for all its instances, instead of once per instance.
+
 The expressions are the ones `asicgen.cell_models` renders, and the proof
 (`asicgen.gate.prove_models`) runs on this writer's output for the proof harness, so what is
 simulated is what was proven. Other lines of the netlist (ports, wires, assigns, instances of
@@ -21,6 +26,8 @@ the netlist's own modules) are kept as they are.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,12 +162,37 @@ def _state(instance: Instance, cell: Cell, index: int) -> State:
                  verilog_expression(group.data, nets), outputs)
 
 
-def inline_items(netlist: Path, library: Library) -> Iterator[Text | Assign | State]:
-    """The netlist's lines with every library-cell instance replaced by what it computes."""
+_MODULE = re.compile(r"^module\s+(\S+)\s*\(")
+_SUBMODULE = re.compile(r"^\s+(\S+)\s+\S+\s+\($")
+#: Verilator's mark of a module it builds once, as its own library, for every instance
+HIER_BLOCK = "  /*verilator hier_block*/"
+
+
+def repeated_modules(netlist: Path, library: Library) -> set[str]:
+    """The netlist's own modules instantiated more than once."""
+    modules: set[str] = set()
+    uses: Counter = Counter()
+    for item in netlist_items(netlist, library):
+        if isinstance(item, Instance):
+            continue
+        if found := _MODULE.match(item):
+            modules.add(found.group(1))
+        elif found := _SUBMODULE.match(item):
+            uses[found.group(1)] += 1
+    return {m for m in modules if uses[m] > 1}
+
+
+def inline_items(netlist: Path, library: Library, hier_blocks: set[str] = frozenset()
+                 ) -> Iterator[Text | Assign | State]:
+    """The netlist's lines with every library-cell instance replaced by what it computes, and
+    the modules of `hier_blocks` marked for Verilator to build once each."""
     index = 0
     for item in netlist_items(netlist, library):
         if not isinstance(item, Instance):
             yield Text(item)
+            found = _MODULE.match(item)
+            if found and found.group(1) in hier_blocks:
+                yield Text(HIER_BLOCK)
             continue
         cell = library.cells[item.cell]
         if cell.state is None:
@@ -170,11 +202,25 @@ def inline_items(netlist: Path, library: Library) -> Iterator[Text | Assign | St
             index += 1
 
 
-def inline_netlist(netlist: Path, library: Library, out: Path) -> Path:
-    """Write `netlist` with its cells in place (see the module doc) to `out`."""
+@dataclass(frozen=True)
+class InlineNetlist:
+    path: Path
+    #: modules Verilator builds once each (`--hierarchical`)
+    hier_blocks: frozenset[str]
+
+    @property
+    def build_args(self) -> list[str]:
+        return ["--hierarchical"] if self.hier_blocks else []
+
+
+def inline_netlist(netlist: Path, library: Library, out: Path, hierarchical: bool = False) -> InlineNetlist:
+    """Write `netlist` with its cells in place (see the module doc) to `out`; `hierarchical`
+    marks every module the netlist instantiates more than once as a Verilator hierarchical
+    block, built once for all its instances."""
+    hier_blocks = frozenset(repeated_modules(netlist, library)) if hierarchical else frozenset()
     stamp = Stamp(f"{Path(netlist).name} with the cells of {library.name} written in place",
                   file_sha256(Path(netlist)), "asicgen.gate_netlist.inline_netlist")
     text = render(environment("gate"), "inline.v.j2", stamp, Path(out).name,
-                  items=inline_items(netlist, library))
+                  items=inline_items(netlist, library, hier_blocks))
     write_text(Path(out), text)
-    return Path(out)
+    return InlineNetlist(Path(out), hier_blocks)

@@ -117,7 +117,7 @@ def measure_activity(netlist: Path, library: Library, weights: WeightSet, codes:
     the module doc); (the plain-named netlist, the activity of its nets, the two runs)."""
     build = Path(build)
     flat = plain_names(netlist, library, build / "flatten")
-    inlined = inline_netlist(flat, library, build / INLINE_FILE)
+    inlined = inline_netlist(flat, library, build / INLINE_FILE).path
     design = weights.design
     counts, results = [], []
     for label, rows in (("idle", codes[:0]), ("stream", codes)):

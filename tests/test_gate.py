@@ -92,11 +92,31 @@ def test_cells_written_in_place_read_the_netlists_nets(tmp_path):
     body = ("  DFFSR _1_ (\n    .CLK(a),\n    .D(\\x.y [0] ),\n    .Q(y),\n    .R(b),\n    .S(1'h1)\n  );\n"
             "  NOR2X1 _2_ (\n    .A(a),\n    .B(\\x.y [0] ),\n    .Y(\\z )\n  );\n"
             "  sub u_sub (\n    .A(a)\n  );\n")
-    out = gate_netlist.inline_netlist(_netlist(tmp_path, body), _library(), tmp_path / "i.v").read_text()
+    out = gate_netlist.inline_netlist(_netlist(tmp_path, body), _library(), tmp_path / "i.v").path.read_text()
     assert "always @(posedge a  or negedge b )\n    if ((~(b ))) asicgen_q0 <= 1'b0;\n" in out
     assert "else asicgen_q0 <= (\\x.y [0] );\n  assign y = asicgen_q0;" in out
     assert "assign \\z = (~((a ) | (\\x.y [0] )));" in out
     assert "  sub u_sub (\n    .A(a)\n  );" in out and "DFFSR _1_ (" not in out
+
+
+def test_modules_used_more_than_once_are_built_once(tmp_path):
+    """A module of the netlist instantiated twice is marked as a Verilator hierarchical block
+    (built once for both instances); one used once, and the top, are not."""
+    path = tmp_path / "h.v"
+    cell = "  INVX1 _1_ (\n    .A(a),\n    .Y(y)\n  );\n"
+    path.write_text(f"module \\$paramod$1\\twice (a, y);\n  input a;\n  output y;\n{cell}endmodule\n"
+                    f"module once(a, y);\n  input a;\n  output y;\n{cell}endmodule\n"
+                    "module top(a, y);\n  input a;\n  output [2:0] y;\n"
+                    + "".join(f"  {m} u{k} (\n    .a(a),\n    .y(y[{k}])\n  );\n"
+                              for k, m in enumerate(("\\$paramod$1\\twice ", "\\$paramod$1\\twice ", "once")))
+                    + "endmodule\n")
+    inlined = gate_netlist.inline_netlist(path, _library(), tmp_path / "i.v", hierarchical=True)
+    assert inlined.hier_blocks == {"\\$paramod$1\\twice"} and inlined.build_args == ["--hierarchical"]
+    text = inlined.path.read_text()
+    assert text.count(gate_netlist.HIER_BLOCK) == 1
+    assert text.index(gate_netlist.HIER_BLOCK) < text.index("module once")
+    flat = gate_netlist.inline_netlist(path, _library(), tmp_path / "f.v")
+    assert not flat.hier_blocks and gate_netlist.HIER_BLOCK not in flat.path.read_text()
 
 
 def test_gatesim_refuses_a_folder_that_is_not_a_mapped_synth(tmp_path):
