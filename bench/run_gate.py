@@ -15,8 +15,12 @@ bit-exact after its image is programmed and read back equal (gatesim fails other
 `--faults`, the hardened netlists survive and the plain ones do not; with `--power`, every
 cell's output net measured.
 
+`--collect DIR ...` reports gatesim folders written earlier (each with its command in
+`gatesim.md`) instead of running.
+
 Usage: python bench/run_gate.py [--ii 1 8] [--weights PATH/weights.json] [--synth DIR ...]
        [--dot chain|csa] [--modules N] [--faults N] [--power] [--out DIR] [--work DIR]
+       python bench/run_gate.py --collect GATESIM_DIR ... [--out DIR]
 Results: DIR/gate.json and DIR/gate.md (default DIR: bench/results).
 """
 
@@ -87,6 +91,22 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def collect(folders: list[Path], out: Path) -> int:
+    from asicgen.gate import read_figures
+
+    rows = [asdict(f) for folder in folders for f in read_figures(folder)]
+    commands = [next((line for line in (folder / "gatesim.md").read_text().splitlines()
+                      if line.startswith("Command:")), "Command: ?") for folder in folders]
+    text = "\n".join(["# Gate-level simulation of the default architecture (osu018)", "",
+                      "Collected from `asicgen gatesim` runs on 2 cores (`python bench/run_gate.py "
+                      "--collect`). Every netlist had its image programmed over I2C and read back equal "
+                      "before the modules streamed (docs/gate.md).", "",
+                      *[f"* {c}" for c in commands], "", *table(rows), ""])
+    save_results(out, "gate", {"netlists": rows, "commands": commands}, text)
+    print(text)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,12 +118,16 @@ def main() -> int:
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--faults", type=int, default=0)
     parser.add_argument("--power", action="store_true")
+    parser.add_argument("--collect", type=Path, nargs="+", default=[],
+                        help="gatesim folders to report instead of running")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     from asicgen.gate import read_figures
     from asicgen.synth import mapped_netlists
 
+    if args.collect:
+        return collect(args.collect, args.out)
     work = args.work or Path(tempfile.mkdtemp(prefix="asicgen-gate-"))
     weights, train_s = trained_weights(work, args.weights)
     reused = {mapped_netlists(folder)[0].design.ii: folder for folder in args.synth}
