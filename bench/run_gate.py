@@ -63,7 +63,7 @@ def gatesim(synth: Path, weights: Path, out: Path, args) -> float:
 
 def table(rows: list[dict]) -> list[str]:
     lines = ["| II | build | dot products | cells | modules bit-exact | Verilator build (s) | "
-             "simulation (s) | modules/s |", "|---|---|---|---|---|---|---|---|"]
+             "simulation (s), I2C included | modules/s, I2C included |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['ii']} | {r['build']} | {r['dot_structure']} | {r['cells']:,} | "
                      f"{r['modules']:,} | {r['build_seconds']:.0f} | {r['run_seconds']:.0f} | "
