@@ -14,10 +14,11 @@ import numpy as np
 
 from asicgen.cell_models import CHECK_FILE, CHECK_TOP, check_config, check_netlist_cells, harness_verilog
 from asicgen.core.atomic import write_text
+from asicgen.core.naming import TOP
 from asicgen.core.outputs import GATESIM_KIND, staged_folder, write_manifest
 from asicgen.core.weights import WeightSet
 from asicgen.gate_faults import GATE_SCL_HZ, FaultCampaign, run_fault_campaign
-from asicgen.gate_netlist import inline_netlist
+from asicgen.gate_netlist import hierarchy, inline_netlist
 from asicgen.gate_power import NetPower, measure_activity, net_power, power_line, write_activity
 from asicgen.liberty import Library, read_library
 from asicgen.sources import load_network
@@ -80,7 +81,9 @@ def run_proof(harness: Path, library: Library, build: Path, seed: int = 1,
 @dataclass(frozen=True)
 class GateRun:
     netlist: Path
+    #: cell instances written in the netlist (each module once), and with every module expanded
     cells: dict[str, int]
+    flattened_cells: int
     modules: int
     result: SimResult
 
@@ -105,7 +108,8 @@ def simulate_netlist(netlist: Path, models: ProvenModels, library: Library, weig
     if result.tests == 0 or result.failed:
         raise GateSimError(f"gate-level simulation of {netlist}: {result.failed} of {result.tests} tests "
                            f"failed; see {build}")
-    return GateRun(Path(netlist), cells, len(codes), result)
+    flattened = hierarchy(netlist, library).flattened_cells(TOP)
+    return GateRun(Path(netlist), cells, flattened, len(codes), result)
 
 
 # -- the command ---------------------------------------------------------------------------
@@ -129,11 +133,12 @@ def summary_markdown(runs: list[GateRun], netlists: list[MappedNetlist], proven:
              f"writer proven against it on {proven.path.name} ({proven.result.tests} tests, "
              f"{proven.result.failed} failed; build "
              f"{proven.result.build_seconds:.0f} s, run {proven.result.run_seconds:.0f} s).", "",
-             "| II | build | dot products | cells | image over I2C, read back | modules bit-exact | "
-             "Verilator build (s) | simulation (s) |", "|---|---|---|---|---|---|---|---|"]
+             "| II | build | dot products | cells (netlist, each module once) | cells (flattened) | "
+             "image over I2C, read back | modules bit-exact | Verilator build (s) | simulation (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for run, netlist in zip(runs, netlists, strict=True):
         lines.append(f"| {netlist.design.ii} | {netlist.build} | {netlist.dot_structure} | "
-                     f"{sum(run.cells.values()):,} | equal | {run.modules:,} | "
+                     f"{sum(run.cells.values()):,} | {run.flattened_cells:,} | equal | {run.modules:,} | "
                      f"{run.result.build_seconds:.0f} | {run.result.run_seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
@@ -202,6 +207,7 @@ class NetlistFigures:
     build: str
     dot_structure: str
     cells: int
+    flattened_cells: int
     modules: int
     build_seconds: float
     run_seconds: float
@@ -246,7 +252,7 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
             "one_activity_energy_pj": p.energy_pj(p.uniform, netlist.design.ii),
             "clocks": p.activity.cycles, "cells_measured": p.measured_cells}
         figures.append(NetlistFigures(netlist.label, netlist.design.ii, netlist.build, netlist.dot_structure,
-                                      sum(run.cells.values()), run.modules,
+                                      sum(run.cells.values()), run.flattened_cells, run.modules,
                                       round(run.result.build_seconds, 1), round(run.result.run_seconds, 1),
                                       faults, power))
     return figures
@@ -274,7 +280,7 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
                   "modules)", file=sys.stderr)
             run = simulate_netlist(netlist.path, proven, library, programmed[netlist.label],
                                    stage / netlist.label, modules)
-            print(f"[gatesim] {netlist.label}: {sum(run.cells.values()):,} cells, image read back equal, "
+            print(f"[gatesim] {netlist.label}: {run.flattened_cells:,} cells, image read back equal, "
                   f"{run.modules} modules bit-exact (build {run.result.build_seconds:.0f} s, run "
                   f"{run.result.run_seconds:.0f} s)", file=sys.stderr)
             runs.append(run)

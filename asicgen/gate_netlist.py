@@ -168,18 +168,44 @@ _SUBMODULE = re.compile(r"^\s+(\S+)\s+\S+\s+\($")
 HIER_BLOCK = "  /*verilator hier_block*/"
 
 
-def repeated_modules(netlist: Path, library: Library) -> set[str]:
-    """The netlist's own modules instantiated more than once."""
-    modules: set[str] = set()
-    uses: Counter = Counter()
+@dataclass(frozen=True)
+class Hierarchy:
+    """The netlist's own modules: the cells each holds and the modules it instantiates."""
+
+    cells: dict[str, int]
+    children: dict[str, Counter]
+
+    def uses(self) -> Counter:
+        return sum(self.children.values(), Counter())
+
+    def flattened_cells(self, top: str) -> int:
+        """The cells of `top` with every module instance expanded."""
+        return self.cells.get(top, 0) + sum(n * self.flattened_cells(child)
+                                            for child, n in self.children.get(top, Counter()).items()
+                                            if child in self.cells)
+
+
+def hierarchy(netlist: Path, library: Library) -> Hierarchy:
+    cells: dict[str, int] = {}
+    children: dict[str, Counter] = {}
+    current = ""
     for item in netlist_items(netlist, library):
         if isinstance(item, Instance):
-            continue
-        if found := _MODULE.match(item):
-            modules.add(found.group(1))
+            cells[current] = cells.get(current, 0) + 1
+        elif found := _MODULE.match(item):
+            current = found.group(1)
+            cells.setdefault(current, 0)
+            children[current] = Counter()
         elif found := _SUBMODULE.match(item):
-            uses[found.group(1)] += 1
-    return {m for m in modules if uses[m] > 1}
+            children[current][found.group(1)] += 1
+    return Hierarchy(cells, children)
+
+
+def repeated_modules(netlist: Path, library: Library) -> set[str]:
+    """The netlist's own modules instantiated more than once."""
+    found = hierarchy(netlist, library)
+    uses = found.uses()
+    return {m for m in found.cells if uses[m] > 1}
 
 
 def inline_items(netlist: Path, library: Library, hier_blocks: set[str] = frozenset()

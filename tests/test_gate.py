@@ -112,6 +112,8 @@ def test_modules_used_more_than_once_are_built_once(tmp_path):
                     + "endmodule\n")
     inlined = gate_netlist.inline_netlist(path, _library(), tmp_path / "i.v", hierarchical=True)
     assert inlined.hier_blocks == {"\\$paramod$1\\twice"} and inlined.build_args == ["--hierarchical"]
+    # two cells written, three when every instance is expanded
+    assert gate_netlist.hierarchy(path, _library()).flattened_cells("top") == 3
     text = inlined.path.read_text()
     assert text.count(gate_netlist.HIER_BLOCK) == 1
     assert text.index(gate_netlist.HIER_BLOCK) < text.index("module once")
