@@ -98,7 +98,7 @@ def collect(folders: list[Path], out: Path) -> int:
     rows = [asdict(f) for folder in folders for f in read_figures(folder)]
     commands = [next((line for line in (folder / "gatesim.md").read_text().splitlines()
                       if line.startswith("Command:")), "Command: ?") for folder in folders]
-    text = "\n".join(["# Gate-level simulation of the default architecture (osu018)", "",
+    text = "\n".join(["# Gate-level simulation (osu018)", "",
                       "Collected from `asicgen gatesim` runs on 2 cores (`python bench/run_gate.py "
                       "--collect`). Every netlist had its image programmed over I2C and read back equal "
                       "before the modules streamed (docs/gate.md).", "",
@@ -144,7 +144,7 @@ def main() -> int:
         rows += [asdict(f) for f in read_figures(work / f"gate{ii}")]
     failed = [r["label"] for r in rows if r["power"] and r["power"]["cells_measured"] < r["cells"]]
     text = "\n".join([
-        "# Gate-level simulation of the default architecture (osu018)", "",
+        "# Gate-level simulation (osu018)", "",
         f"`python bench/run_gate.py --ii {' '.join(map(str, args.ii))} --modules {args.modules} --faults "
         f"{args.faults}{' --power' if args.power else ''}`, trained weights ({weights}), 2 cores. Every "
         "netlist had its image programmed over I2C and read back equal before the modules streamed "
