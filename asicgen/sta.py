@@ -89,19 +89,25 @@ def sta_script(liberty: Path, netlist: Path, top: str, top_inputs: list[str],
     return "\n".join(lines) + "\n"
 
 
-def run_sta(liberty: Path, netlist: Path, top: str, top_inputs: list[str], work: Path,
-            activity: float | None = None, how: str = "") -> tuple[Timing, Power | None]:
+def _run_script(text: str, script: Path, netlist: Path) -> str:
+    """Run an OpenSTA script written to `script` (its log beside it, sta.log); its output."""
     sta = find_sta()
     if sta is None:
         raise StaError("OpenSTA (`sta`) not found: install the Debian package opensta")
-    script = work / "sta.tcl"
-    script.write_text(sta_script(liberty, netlist, top, top_inputs, activity))
+    script.write_text(text)
     run = subprocess.run([sta, "-no_splash", "-exit", str(script)], capture_output=True, text=True)
-    (work / "sta.log").write_text(run.stdout + run.stderr)
+    log = script.with_name("sta.log")
+    log.write_text(run.stdout + run.stderr)
     if run.returncode != 0 or re.search(r"^Error", run.stdout + run.stderr, re.MULTILINE):
         tail = "\n".join((run.stdout + run.stderr).splitlines()[-20:])
-        raise StaError(f"OpenSTA failed on {netlist} (log {work / 'sta.log'}):\n{tail}")
-    timing_text, _, power_text = run.stdout.partition("@@power")
+        raise StaError(f"OpenSTA failed on {netlist} (log {log}):\n{tail}")
+    return run.stdout
+
+
+def run_sta(liberty: Path, netlist: Path, top: str, top_inputs: list[str], work: Path,
+            activity: float | None = None, how: str = "") -> tuple[Timing, Power | None]:
+    stdout = _run_script(sta_script(liberty, netlist, top, top_inputs, activity), work / "sta.tcl", netlist)
+    timing_text, _, power_text = stdout.partition("@@power")
     timing = parse_timing(timing_text)
     power = parse_power(power_text, activity, how) if activity is not None else None
     return timing, power
@@ -146,9 +152,6 @@ def cell_powers(liberty: Path, netlist: Path, top: str, top_inputs: list[str], w
     """The power of every cell of `netlist` at global activity 0 and 1 (this OpenSTA crashes in
     `report_power` once activities are set per pin, so a caller applies its own per-net
     activities by linearity), and the total at `uniform_activity` on every net."""
-    sta = find_sta()
-    if sta is None:
-        raise StaError("OpenSTA (`sta`) not found: install the Debian package opensta")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     lines = [f"read_liberty {liberty}", f"read_verilog {netlist}", f"link_design {top}",
@@ -158,14 +161,8 @@ def cell_powers(liberty: Path, netlist: Path, top: str, top_inputs: list[str], w
                   "report_power -instances [get_cells *] -digits 9"]
     lines += [f"set_power_activity -global -activity {uniform_activity:.6f}", "puts \"@@power\"",
               "report_power -digits 6"]
-    script = work / "power.tcl"
-    script.write_text("\n".join(lines) + "\n")
-    run = subprocess.run([sta, "-no_splash", "-exit", str(script)], capture_output=True, text=True)
-    (work / "sta.log").write_text(run.stdout + run.stderr)
-    if run.returncode != 0 or re.search(r"^Error", run.stdout + run.stderr, re.MULTILINE):
-        tail = "\n".join((run.stdout + run.stderr).splitlines()[-20:])
-        raise StaError(f"OpenSTA failed on {netlist} (log {work / 'sta.log'}):\n{tail}")
-    _, _, rest = run.stdout.partition("@@0")
+    stdout = _run_script("\n".join(lines) + "\n", work / "power.tcl", netlist)
+    _, _, rest = stdout.partition("@@0")
     zero, _, rest = rest.partition("@@1")
     one, _, total = rest.partition("@@power")
     uniform = parse_power(total, uniform_activity, how)
