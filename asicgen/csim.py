@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from asicgen.core import golden, naming
+from asicgen.core.artefacts import HlsProject
 from asicgen.core.design import Design
 from asicgen.core.raw import ConfigError
 from asicgen.core.weights import WeightSet
-from asicgen.hls import SOURCES, TB_SOURCE, read_manifest
+from asicgen.hls import SOURCES, TB_SOURCE
 from verif.vectors import VectorSet, read_table, write_vector_files
 
 CXXFLAGS = ("-O1", "-std=c++11", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-label")
@@ -57,12 +58,12 @@ def ac_include_dir() -> Path:
 
 
 def load_project(project: Path) -> tuple[Design, WeightSet]:
-    manifest = read_manifest(project)
-    design = Design.from_raw(manifest["design"], f"{project}/manifest.json:design")
+    found = HlsProject.open(Path(project))
+    design = found.design
     hex_path = Path(project) / "data" / "weights.hex"
     image = read_hex(hex_path)
     weights = WeightSet.from_image(design, image)
-    if weights.digest() != manifest["weights_sha256"]:
+    if weights.digest() != found.weights_sha256:
         raise ConfigError(f"{hex_path}: the image does not match the weights recorded in the manifest")
     return design, weights
 
@@ -109,7 +110,7 @@ def run_csim(project: Path, vectors: VectorSet | None = None, stream=None) -> Cs
     with tempfile.TemporaryDirectory(prefix="asicgen-csim-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        print(f"[csim] compiling the C++ testbench of {project} (g++)", file=stream, flush=True)
+        print("[csim] compiling the C++ testbench (g++)", file=stream, flush=True)
         binary = compile_testbench(project, work)
         compile_seconds = time.perf_counter() - t0
         if vectors is None:

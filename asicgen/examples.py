@@ -16,7 +16,6 @@ files: the same command from the script and from the test gives the same bytes.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from asicgen.core.arch import EncoderArch
+from asicgen.core.artefacts import Artefact
 from asicgen.core.design import Design
 from asicgen.core.image import write_image
-from asicgen.core.outputs import GENERATE_KIND, MANIFEST, staged_folder, write_manifest
+from asicgen.core.outputs import GENERATE_KIND, staged_folder, write_manifest
 from asicgen.core.raw import ConfigError
 from asicgen.core.weights import WeightSet
 from asicgen.hls import generate_hls
@@ -93,7 +93,7 @@ def _manifest(stage: Path, weights: WeightSet, region: str, elinks: int) -> dict
 
 
 def _listed(folder: Path) -> list[str]:
-    return sorted(json.loads((folder / MANIFEST).read_text())["files"])
+    return Artefact.open(folder).file_names()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from asicgen.core.naming import CLOCK_MHZ
 from asicgen.core.outputs import FLOW_KIND, REPORT_KIND, staged_folder, write_manifest
 from asicgen.core.render import write_tree
 from asicgen.csim import run_csim
+from asicgen.generate import ip_fields
 from asicgen.harden import generate_hardened_top
 from asicgen.hls import generate_hls
 from asicgen.report import REPORT_FOLDER, REPORT_HTML, REPORT_MD, build_report, render_report
@@ -99,34 +100,36 @@ def write_seu_rate(flow_dir: Path, command: str) -> str:
     return summary_line(fig)
 
 
-def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: bool = False,
-             stream: TextIO | None = None) -> bool:
+def run_flow(job, out: Path, command: str, force: bool = False, stream: TextIO | None = None) -> bool:
     """Run every stage into the flow folder `out`; True when every check passed.
 
-    `command(sub, source, out)` gives the command line stamped into generated files."""
+    `command` is the flow's own command line: every generated file's stamp and the manifest
+    name it as the command that regenerates them."""
 
     log = FlowLog(stream if stream is not None else sys.stderr)
     out = Path(out)
     t0 = time.perf_counter()
     ok = False
+    network = None
     with staged_folder(out, FLOW_KIND, force=force, keep_on_error=True) as stage_dir:
         def finish(status: str) -> None:
-            write_manifest(stage_dir, FLOW_KIND, {"status": status, "region": job.region.name,
+            fields = ip_fields(network, command) if network is not None else {"command": command}
+            write_manifest(stage_dir, FLOW_KIND, {**fields, "status": status, "region": job.region.name,
                                                   "stages": log.to_raw(),
                                                   "seconds": round(time.perf_counter() - t0, 1)})
 
         try:
             with log.stage("train", f"region {job.region.name} -> {out / 'train'}") as s:
-                trained = train_region(job, stage_dir / "train", log.stream)
+                trained = train_region(job, stage_dir / "train", log.stream, command=command,
+                                       shown=out / "train")
                 emd = trained.metrics["emd"]["autoencoder"]["all"]["median"]
                 s.result = f"{trained.metrics['epochs_run']} epochs, median EMD {emd:.4f}"
             network = load_network(stage_dir / "train", ii=1)
             with log.stage("image", f"weight image, I2C transactions, register map -> {out / 'image'}") as s:
-                image = write_image(stage_dir / "image", network.weights, network.elinks,
-                                    command("image", out / "train", out / "image"))
+                image = write_image(stage_dir / "image", network.weights, network.elinks, command)
                 s.result = f"{network.design.image_bytes} bytes, {len(image.writes)} I2C writes"
             with log.stage("hls", f"HLS C++ (II=1) -> {out / 'hls'}") as s:
-                generate_hls(stage_dir / "hls", network.weights, command("hls", out / "train", out / "hls"))
+                generate_hls(stage_dir / "hls", network.weights, command)
                 s.result = network.design.summary()
             with log.stage("csim", "C simulation (g++) against the bit-exact model") as s:
                 csim = run_csim(stage_dir / "hls")
@@ -135,18 +138,17 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
                 s.ok = csim.mismatches == 0
                 s.result = f"{csim.modules} modules, {csim.mismatches} mismatches"
             with log.stage("rtl", f"RTL (II=1) -> {out / 'rtl'}") as s:
-                generate_rtl(stage_dir / "rtl", network.design, command("generate", out / "train", out))
+                generate_rtl(stage_dir / "rtl", network.design, command)
                 s.result = "ae_top and submodules, SystemVerilog"
             with log.stage("tmr", f"TMR-hardened ae_top -> {out / 'rtl_tmr'} (yosys, about a minute)") as s:
                 hardened = generate_hardened_top(stage_dir / "rtl", stage_dir / "rtl_tmr", network.design,
-                                                 command("generate --tmr", out / "train", out))
+                                                 command)
                 report = hardened.report
                 s.result = (f"{len(report.triplicated)} registers triplicated, flip-flop bits "
                             f"{report.bits_before} -> {report.bits_after}; {hardened.proof.line()}")
             with log.stage("seu-rate", f"upset rates at the default cross-section and flux -> "
                                        f"{out / SEU_RATE_FILE}") as s:
-                s.result = write_seu_rate(stage_dir, f"asicgen seu-rate {out / 'rtl_tmr'} --out "
-                                                     f"{out / SEU_RATE_FILE}")
+                s.result = write_seu_rate(stage_dir, f"asicgen seu-rate {out}")
             for name, verify, rtl in (("verify rtl", verify_top, "rtl"),
                                       ("verify rtl_tmr", verify_hardened_top, "rtl_tmr")):
                 with log.stage(name, f"cocotb + Verilator: {rtl}/ae_top streaming against the bit-exact "
@@ -165,7 +167,7 @@ def run_flow(job, out: Path, command: Callable[[str, Path, Path], str], force: b
                                      f"{out / REPORT_FOLDER / REPORT_HTML}") as s:
                 # the stage log so far goes into the report: the manifest is written first, then again
                 finish("passed" if ok else "failed")
-                files = render_report(build_report(stage_dir), command("report", out, out / REPORT_FOLDER))
+                files = render_report(build_report(stage_dir, shown=out), command)
                 write_tree(stage_dir / REPORT_FOLDER, files, {"kind": REPORT_KIND, "source": str(out)})
                 s.result = f"{REPORT_FOLDER}/{REPORT_HTML}, {REPORT_FOLDER}/{REPORT_MD}"
             ok = all(s.ok for s in log.stages)

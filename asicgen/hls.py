@@ -9,7 +9,6 @@ model's expected outputs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from asicgen.core.design import Design
 from asicgen.core.geometry import layout_by_name
 from asicgen.core.image import hex_text
 from asicgen.core.outputs import HLS_KIND
-from asicgen.core.raw import ConfigError
 from asicgen.core.render import Stamp, combined_sha256, environment, render, write_tree
 from asicgen.core.weights import WeightSet
 from verif.vectors import VectorSet, standard_vectors, table_text
@@ -167,16 +165,3 @@ def generate_hls(out_dir: Path, weights: WeightSet, command: str, vectors: Vecto
     files: dict[str, str | bytes] = {**source_files(design, command), **data_files(weights, vectors, command)}
     write_tree(out_dir, files, manifest(design, weights, command, vectors), force)
 
-
-def read_manifest(project: Path) -> dict[str, Any]:
-
-    path = Path(project) / "manifest.json"
-    try:
-        data = json.loads(path.read_text())
-    except OSError:
-        raise ConfigError(f"{project}: not a generated HLS project (no manifest.json)") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    if data.get("kind") != "hls":
-        raise ConfigError(f"{path}: not an HLS project manifest")
-    return data

@@ -17,47 +17,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from asicgen.core.arch import EncoderArch
-from asicgen.core.design import Design
+from asicgen.core.artefacts import Ip
 from asicgen.core.image import write_image
-from asicgen.core.outputs import (
-    GENERATE_KIND,
-    changed_files,
-    check_folder_output,
-    read_manifest,
-    staged_folder,
-    write_manifest,
-)
+from asicgen.core.outputs import check_folder_output, staged_folder, write_manifest
 from asicgen.core.raw import ConfigError, load_config_file
 from asicgen.sources import load_network
 from verif.program_check import ProgrammedRegion, verify_programmed
 
 REGION_KIND = "region"
-RTL_PREFIX = "rtl/"
 
 
-@dataclass(frozen=True)
-class FixedIp:
-    """An IP as `asicgen generate` wrote it: its design and the sha256 of every RTL file."""
-
-    folder: Path
-    design: Design
-    rtl_sha256: dict[str, str]
-
-    def changed_files(self) -> list[str]:
-        """RTL files that no longer have the sha256 the IP's manifest lists."""
-        return changed_files(self.folder, self.rtl_sha256)
-
-
-def load_ip(folder: Path) -> FixedIp:
-    manifest = read_manifest(folder)
-    if manifest is None or manifest.get("kind") != GENERATE_KIND:
-        raise ConfigError(f"{folder}: not an IP written by `asicgen generate` (no generate manifest.json)")
-    design = Design.from_raw(manifest["design"], f"{folder / 'manifest.json'}: design")
-    rtl = {name: digest for name, digest in manifest["files"].items() if name.startswith(RTL_PREFIX)}
-    if not rtl:
-        raise ConfigError(f"{folder}: the IP has no RTL (generate it without --no-rtl)")
-    ip = FixedIp(folder, design, rtl)
-    changed = ip.changed_files()
+def load_ip(folder: Path) -> Ip:
+    """The IP in `folder` (of `asicgen generate` or `asicgen flow`), its RTL as generated."""
+    ip = Ip.open(folder)
+    changed = ip.changed_rtl()
     if changed:
         raise ConfigError(f"{folder}: the IP's RTL differs from its manifest ({', '.join(changed)}): "
                           "it is not the RTL that was generated")
@@ -75,7 +48,7 @@ def requested_architecture(region_arg: str) -> EncoderArch | None:
     return EncoderArch.from_raw(raw["architecture"], f"{path}: architecture")
 
 
-def check_fits(ip: FixedIp, region_arg: str, region_name: str, elinks: int) -> None:
+def check_fits(ip: Ip, region_arg: str, region_name: str, elinks: int) -> None:
     """Refuse, with the reason, a region this chip cannot run."""
     wanted = requested_architecture(region_arg)
     if wanted is not None and wanted != ip.design.arch:
@@ -123,7 +96,7 @@ def retrain(ip_dir: Path, region_arg: str, out: Path, overrides: dict[str, Any],
         region = ProgrammedRegion(job.region.name, network.weights, network.elinks or job.region.elinks,
                                   str(image.files["weights_i2c.txt"]))
         sim = verify_programmed(ip.folder / "rtl", [region], stage / "sim", modules_per_region)
-        changed = ip.changed_files()
+        changed = ip.changed_rtl()
         passed = sim.tests > 0 and sim.failed == 0 and not changed
         if passed:
             summary = (f"{sim.tests} of {sim.tests} cocotb tests passed: programmed over I2C, read back, "
@@ -133,7 +106,7 @@ def retrain(ip_dir: Path, region_arg: str, out: Path, overrides: dict[str, Any],
                        + (f"; RTL changed during the run: {', '.join(changed)}" if changed else ""))
         write_manifest(stage, REGION_KIND, {
             "command": command, "region": job.region.name, "elinks": region.elinks, "ip": str(ip.folder),
-            "ip_design_sha256": ip.design.digest(), "ip_rtl_sha256": ip.rtl_sha256, "passed": passed,
+            "ip_design_sha256": ip.design.digest(), "ip_rtl_sha256": ip.rtl_sha256(), "passed": passed,
             "result": summary})
     print(f"[region] {summary}; {out}", file=log)
     return RetrainResult(passed, modules_per_region, summary)

@@ -14,15 +14,14 @@ import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
 from asicgen import __version__
+from asicgen.core.artefacts import ArtefactError, FlowFolder, SynthReport, TrainMetrics, TrainRun
 from asicgen.core.design import Design
 from asicgen.core.i2c import DEFAULT_BURST
 from asicgen.core.image import BYTE_CYCLES, program_cycles, transactions
-from asicgen.core.outputs import FLOW_KIND, SYNTH_KIND, TRAIN_KIND, read_manifest
 from asicgen.core.raw import ConfigError
 from asicgen.core.regmap import RegisterMap
 from asicgen.core.render import Stamp, combined_sha256
@@ -91,32 +90,28 @@ class Report:
 # -- reading -------------------------------------------------------------------------------
 
 
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read ({err})") from err
-
-
-def locate(folder: Path) -> tuple[Path, Path | None]:
+def locate(folder: Path) -> tuple[TrainRun, FlowFolder | None]:
     """(training run, flow folder or None) of a training run or a flow folder."""
-    manifest = read_manifest(folder)
-    kind = manifest.get("kind") if manifest else None
-    if kind == TRAIN_KIND:
-        return folder, None
-    if kind == FLOW_KIND and read_manifest(folder / "train") is not None:
-        return folder / "train", folder
-    raise ConfigError(f"{folder}: not a training run or a flow folder written by asicgen "
-                      "(`asicgen train --out` or `asicgen flow --out`)")
+    run = TrainRun.find(folder)
+    if run is not None:
+        return run, None
+    try:
+        flow = FlowFolder.read_log(folder)
+    except ArtefactError:
+        flow = None
+    run = flow.train_run() if flow is not None else None
+    if flow is None or run is None:
+        raise ConfigError(f"{folder}: not a training run or a flow folder written by asicgen "
+                          "(`asicgen train --out` or `asicgen flow --out`)")
+    return run, flow
 
 
-def _emd(metrics: dict[str, Any]) -> tuple[tuple[str, ...], tuple[EmdRow, ...]]:
-    emd = metrics["emd"]
-    bins = tuple(emd["autoencoder"])
+def _emd(metrics: TrainMetrics) -> tuple[tuple[str, ...], tuple[EmdRow, ...]]:
+    bins = tuple(metrics.emd["autoencoder"])
     rows = []
-    for method, per_bin in emd.items():
-        cells = tuple(f"{b['median']:.3f} [{b['low68']:.3f}, {b['high68']:.3f}]" if b and b.get("count")
-                      else "-" for b in (per_bin.get(name) for name in bins))
+    for method, per_bin in metrics.emd.items():
+        cells = tuple(f"{b.median:.3f} [{b.low68:.3f}, {b.high68:.3f}]" if b is not None else "-"
+                      for b in (per_bin.get(name) for name in bins))
         rows.append(EmdRow(METHOD_NAMES.get(method, method), cells))
     return bins, tuple(rows)
 
@@ -142,73 +137,78 @@ def _i2c(network) -> Table:
                  f"cycles ({BYTE_CYCLES} per byte with its acknowledge)")
 
 
-def _stages(flow: Path) -> Table:
-    manifest = read_manifest(flow) or {}
+def _stages(flow: FlowFolder) -> Table:
     # a stage still running (the flow's own report stage) has no outcome yet
-    stages = [s for s in manifest.get("stages", []) if s["ok"] is not None]
-    rows = tuple(Row((s["stage"], "passed" if s["ok"] else "FAILED", f"{s['seconds']:.0f} s",
-                      s["result"] or "")) for s in stages)
-    total = sum(s["seconds"] for s in stages)
+    stages = [s for s in flow.stages() if s.ok is not None]
+    rows = tuple(Row((s.stage, "passed" if s.ok else "FAILED", f"{s.seconds:.0f} s", s.result))
+                 for s in stages)
+    total = sum(s.seconds for s in stages)
     return Table("Flow stages: verification counts and times", ("stage", "status", "time", "result"), rows,
-                 f"status {manifest.get('status', 'unknown')}, {total / 60:.1f} min in all")
+                 f"status {flow.status}, {total / 60:.1f} min in all")
 
 
-def _synth(folder: Path) -> Table:
+def _synth(synth: SynthReport) -> Table:
     rows = []
-    for r in _json(folder / "synth.json")["results"]:
-        sta = r.get("sta") or {}
-        timing = sta.get("timing") or {}
-        power = sta.get("power") or {}
+    for r in synth.rows:
         rows.append(Row((
-            str(r["ii"]), r.get("build", "plain"), r.get("dot_structure", "-"), f"{r['flops']:,}",
-            f"{r['area_um2']:,.0f}" if r.get("area_um2") else "-",
-            f"{r['nand2_eq']:,.0f}" if r.get("nand2_eq") else f"{r.get('ge', 0):,.0f} GE",
-            f"{timing['arrival_ns']:.2f}" if timing else "-", f"{timing['slack_ns']:+.2f}" if timing else "-",
-            f"{power['total_w'] * 1e3:.2f}" if power else "-",
-            f"{r['energy_nj']:.2f}" if r.get("energy_nj") is not None else "-")))
+            str(r.ii), r.build, r.dot_structure, f"{r.flops:,}",
+            f"{r.area_um2:,.0f}" if r.area_um2 else "-",
+            f"{r.nand2_eq:,.0f}" if r.nand2_eq else f"{r.gate_equivalents or 0:,.0f} GE",
+            f"{r.arrival_ns:.2f}" if r.arrival_ns is not None else "-",
+            f"{r.slack_ns:+.2f}" if r.slack_ns is not None else "-",
+            f"{r.power_w * 1e3:.2f}" if r.power_w is not None else "-",
+            f"{r.energy_nj:.2f}" if r.energy_nj is not None else "-")))
     return Table("Synthesis", ("II", "build", "dot products", "flip-flops", "area (um2)", "NAND2 eq.",
                                "critical path (ns)", "slack (ns)", "power (mW)", "energy/inference (nJ)"),
-                 tuple(rows), f"from {folder / 'synth.json'}")
+                 tuple(rows), f"from {synth.report_file}")
 
 
-def build_report(folder: Path, synth: Path | None = None) -> Report:
+def build_report(folder: Path, synth: Path | None = None, shown: Path | None = None) -> Report:
+    """The report on `folder`; commands and paths name it as `shown` (default: `folder`), so a
+    report written while the folder is staged names where it will be."""
     run, flow = locate(folder)
-    metrics = _json(run / "metrics.json")
-    network = load_network(run, ii=1)
+    shown = Path(shown) if shown is not None else Path(folder)
+    metrics = run.metrics()
+    network = load_network(run.folder, ii=1)
     design = network.design
     bins, emd_rows = _emd(metrics)
-    plots = tuple(Plot(name, caption, (run / "plots" / name).read_bytes())
-                  for name, caption in PLOTS if (run / "plots" / name).is_file())
-    summary = (("region", f"{metrics['region']} ({metrics['elinks']} e-links, {metrics['output_bits']} bits "
-                          f"per output, {metrics['budget_bits']} bits per module)"),
+    plots = tuple(Plot(name, caption, png) for name, caption in PLOTS if (png := run.plot(name)) is not None)
+    summary = (("region", f"{metrics.region} ({metrics.elinks} e-links, {metrics.output_bits} bits "
+                          f"per output, {metrics.budget_bits} bits per module)"),
                ("IP", design.summary()),
-               ("training", f"{metrics['epochs_run']} epochs, {metrics['train_seconds'] / 60:.1f} min, "
-                            f"{metrics['modules']['training']:,} training modules, "
-                            f"{metrics['modules']['scored']:,} scored"),
-               ("weights sha256", metrics["weights_sha256"]))
+               ("training", f"{metrics.epochs_run} epochs, {metrics.train_seconds / 60:.1f} min, "
+                            f"{metrics.training_modules:,} training modules, "
+                            f"{metrics.scored_modules:,} scored"),
+               ("weights sha256", metrics.weights_sha256))
     tables = [_registers(design), _i2c(network)]
-    missing = []
-    seed = metrics["settings"]["seed"]
-    commands = [("retrain", f"asicgen train --region {metrics['region']} --seed {seed} --out {run}")]
+    missing: list[tuple[str, str]] = []
+    run_shown = shown / "train" if flow is not None else shown
+    commands = [("the training run", run.command
+                 or f"asicgen train --region {metrics.region} --seed {metrics.seed} --out train")]
     if flow is not None:
         tables.append(_stages(flow))
-        flow_command = (read_manifest(flow) or {}).get("command", f"asicgen flow --out {flow}")
-        commands.append(("the whole flow", flow_command))
+        commands.append(("the whole flow", flow.command or f"asicgen flow --out {shown}"))
+        commands.append(("regressions of this IP", f"asicgen regress {shown} --out regress"))
+        commands.append(("retrain another region for this IP",
+                         f"asicgen region retrain --ip {shown} --region ceh_front --out retrain"))
+        commands.append(("upset rates", f"asicgen seu-rate {shown}"))
     else:
         missing.append(("Verification counts and stage times: run the whole flow and report on its folder",
                         "asicgen flow --out DIR"))
-    synth_folder = synth if synth is not None else (flow / "synth" if flow is not None else None)
-    if synth_folder is not None and read_manifest(synth_folder) is not None:
-        if (read_manifest(synth_folder) or {}).get("kind") != SYNTH_KIND:
-            raise ConfigError(f"{synth_folder}: not a synthesis report written by `asicgen synth`")
-        tables.append(_synth(synth_folder))
-        commands.append(("synthesis", (read_manifest(synth_folder) or {}).get("command", "asicgen synth")))
+    synth_folder = synth if synth is not None else (flow.folder / "synth" if flow is not None else None)
+    found = SynthReport.find(synth_folder) if synth_folder is not None else None
+    if synth is not None and found is None:
+        found = SynthReport.open(synth)  # names what is wrong with the folder given
+    if found is not None:
+        tables.append(_synth(found))
+        commands.append(("synthesis", found.command or "asicgen synth"))
     else:
         missing.append(("Area, flip-flops, timing and power per II, plain and hardened: synthesise, then "
                         "report with --synth DIR",
                         "asicgen synth default --ii 1 2 4 8 --liberty osu018 --tmr --out DIR"))
-    commands.append(("the IP", f"asicgen generate {run} --out ip --tmr"))
-    title = f"asicgen report: region {metrics['region']}, {design.arch.layout} encoder"
+    commands.append(("an IP of these weights", f"asicgen generate {run_shown} --out ip --tmr"))
+    commands.append(("this report", f"asicgen report {shown} --out report"))
+    title = f"asicgen report: region {metrics.region}, {design.arch.layout} encoder"
     return Report(title, summary, bins, emd_rows, plots, tuple(tables), tuple(missing), tuple(commands))
 
 

@@ -46,6 +46,7 @@ from typing import Any, TextIO
 import dask_jobqueue
 from distributed import Client, LocalCluster, as_completed
 
+from asicgen.core.artefacts import ArtefactError, Ip, TrainRun
 from asicgen.core.atomic import write_text
 from asicgen.core.outputs import check_folder_output, staged_folder, write_manifest
 from asicgen.core.raw import ConfigError, check_keys, get_int, get_str, load_config_file
@@ -120,8 +121,10 @@ def load_sweep(path: Path) -> Sweep:
         raise ConfigError(f"{where}.losses: each one of telescope, mse")
     ip_paths = [base / ip for ip in ips]
     for ip in ip_paths:
-        if not (ip / "manifest.json").is_file():
-            raise ConfigError(f"{where}: {ip} is not an IP folder written by `asicgen generate`")
+        try:
+            Ip.open(ip)
+        except ArtefactError as err:
+            raise ConfigError(f"{where}: {err}") from None
     region_args = [str(base / r) if Path(r).suffix else r for r in regions]
     training = check_keys(raw.get("training", {}), f"{path}: training", set(), set(TRAINING_KEYS))
     overrides = {k: get_int(training, k, f"{path}: training", lo=1 if k != "seed" else 0) for k in training}
@@ -151,10 +154,9 @@ def run_task(task: Task, folder: str) -> dict[str, Any]:
         try:
             outcome = retrain(Path(task.ip), task.region, out, overrides, f"asicgen sweep (task {task.name})",
                               stream=log, modules_per_region=task.stream_modules)
-            metrics = json.loads((out / "train" / "metrics.json").read_text())
+            metrics = TrainRun.open(out / "train").metrics()
             result.update(status="passed" if outcome.passed else "failed", result=outcome.summary,
-                          median_emd=metrics["emd"]["autoencoder"]["all"]["median"],
-                          elinks=metrics["elinks"])
+                          median_emd=metrics.median_emd, elinks=metrics.elinks)
         except Exception as err:  # noqa: BLE001 - a task's failure is its result, the sweep goes on
             traceback.print_exc(file=log)
             result.update(status="error", result=f"{type(err).__name__}: {err}")

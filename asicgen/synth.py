@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from asicgen.core.arch import EncoderArch
+from asicgen.core.artefacts import IP_PARTS, ArtefactError, HardenedRtl, Ip, Manifest, RtlTree, SynthReport
 from asicgen.core.atomic import write_text
 from asicgen.core.design import Design
 from asicgen.core.naming import CLOCK_MHZ, CLOCK_PERIOD_NS, TOP
-from asicgen.core.outputs import RTL_KIND, RTL_TMR_KIND, SYNTH_KIND, staged_folder, write_manifest
+from asicgen.core.outputs import SYNTH_KIND, staged_folder, write_manifest
 from asicgen.core.render import Stamp, environment, render
 from asicgen.dot_tree import DEFAULT_DOT_STRUCTURE
 from asicgen.harden import generate_hardened_top
@@ -282,18 +283,16 @@ def synthesise_rtl(rtl_dir: Path, work: Path | None = None, flow: str = DEFAULT_
     `activity` is given (the datapath's share of the area scales it; `datapath_area_um2`
     gives the datapath's area where the netlist has no datapath block, as a hardened one)."""
     rtl_dir = Path(rtl_dir).resolve()
-    manifest_path = rtl_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise SynthError(f"{rtl_dir} holds no manifest.json: not an RTL directory written by asicgen")
-    manifest = json.loads(manifest_path.read_text())
-    files = list(manifest["file_order"])
+    tree = RtlTree.find(rtl_dir) or HardenedRtl.find(rtl_dir)
+    if tree is None or tree.design is None:
+        raise SynthError(f"{rtl_dir}: not an RTL directory written by asicgen (no rtl or rtl_tmr manifest)")
+    files = list(tree.file_order)
     work = Path(work) if work is not None else rtl_dir.parent / f"{rtl_dir.name}_synth"
     work.mkdir(parents=True, exist_ok=True)
     # the WebAssembly yosys sees only its working directory: the sources go there
     for name in files:
         shutil.copyfile(rtl_dir / name, work / name)
-    ii, latency = int(manifest["ii"]), int(manifest["latency"])
-    dot = str(manifest.get("dot_structure", DEFAULT_DOT_STRUCTURE))
+    ii, latency, dot = tree.design.ii, tree.design.latency, tree.dot_structure
     if library is None:
         seconds, peak = run_yosys(yosys_script(files, flow, depth), work)
         return _read_results(work, ii, latency, flow, depth, seconds, peak, dot)
@@ -477,9 +476,12 @@ def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str,
                 dots: Sequence[str], library: Library | None, tmr: bool,
                 measure: MeasureActivity | None) -> list[Path]:
     path = Path(source)
-    manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}
-    if manifest.get("kind") in (RTL_KIND, RTL_TMR_KIND):
-        design = Design.from_raw(manifest["design"])
+    tree = (RtlTree.find(path) or HardenedRtl.find(path)) if path.is_dir() else None
+    ip = Ip.find(path) if tree is None and path.is_dir() and Manifest.find(path) is not None else None
+    if ip is not None:
+        tree, path = ip.rtl, ip.folder / IP_PARTS["rtl"]
+    if tree is not None and tree.design is not None:
+        design = tree.design
         results = [synthesise_rtl(path, out / "yosys", flow, depth, library)]
         _log(results[0])
     else:
@@ -519,21 +521,22 @@ def mapped_netlists(folder: Path) -> list[MappedNetlist]:
     """The netlists of a synth folder written with --liberty, each with its design (the II of
     its row); SynthError naming the folder if it is not one or a netlist is missing."""
     folder = Path(folder)
-    manifest, report = folder / "manifest.json", folder / "synth.json"
-    if not manifest.is_file() or json.loads(manifest.read_text()).get("kind") != SYNTH_KIND:
-        raise SynthError(f"{folder}: not a folder written by `asicgen synth` (no synth manifest.json)")
-    raw = json.loads(report.read_text())
-    design = Design.from_raw(raw["design"])
+    try:
+        synth = SynthReport.open(folder)
+    except ArtefactError as err:
+        raise SynthError(str(err)) from None
+    assert synth.design is not None
+    design, report = synth.design, synth.report_file
     netlists = []
-    for row in raw["results"]:
-        if not row.get("library"):
-            raise SynthError(f"{report}: the II={row['ii']} {row['build']} build was not mapped onto a cell "
+    for row in synth.rows:
+        if not row.library:
+            raise SynthError(f"{report}: the II={row.ii} {row.build} build was not mapped onto a cell "
                              "library; run `asicgen synth ... --liberty osu018`")
-        path = netlist_path(folder / "work", row["ii"], row["dot_structure"], row["build"] == "hardened")
+        path = netlist_path(folder / "work", row.ii, row.dot_structure, row.build == "hardened")
         if not path.is_file():
-            raise SynthError(f"{folder}: the II={row['ii']} {row['build']} netlist {path} is missing (a "
+            raise SynthError(f"{folder}: the II={row.ii} {row.build} netlist {path} is missing (a "
                              "synth of an RTL folder keeps no netlist per II; synthesise an architecture or "
                              "a trained network)")
-        netlists.append(MappedNetlist(design.with_ii(row["ii"]), row["build"], row["dot_structure"],
-                                      row["library"], path))
+        netlists.append(MappedNetlist(design.with_ii(row.ii), row.build, row.dot_structure, row.library,
+                                      path))
     return netlists

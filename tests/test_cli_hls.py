@@ -34,7 +34,7 @@ def test_errors_name_what_is_wrong(tmp_path, capsys):
     assert main(["image", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert "no weights.json here" in capsys.readouterr().err
     assert main(["csim", str(tmp_path / "empty")]) == 2
-    assert "not a generated HLS project" in capsys.readouterr().err
+    assert "not an HLS project written by asicgen" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

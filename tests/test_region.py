@@ -49,19 +49,19 @@ def test_a_region_asking_for_another_architecture_is_refused(ip, tmp_path, capsy
 
 def test_not_an_ip(tmp_path, capsys):
     assert main(["region", "retrain", "--ip", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
-    assert "not an IP written by `asicgen generate`" in capsys.readouterr().err
+    assert "not an IP (the output folder of `asicgen generate` or `asicgen flow`)" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_retrain_a_region_for_a_fixed_ip(ip, tmp_path):
-    before = load_ip(ip).rtl_sha256
+    before = load_ip(ip).rtl_sha256()
     out = tmp_path / "ceh_front"
     code = _retrain(ip, "ceh_front", out, "--epochs", "2", "--modules", "3000", "--eval-modules", "300",
                     "--stream-modules", "60")
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["passed"] and manifest["region"] == "ceh_front" and manifest["elinks"] == 3
-    assert manifest["ip_rtl_sha256"] == before == load_ip(ip).rtl_sha256
+    assert manifest["ip_rtl_sha256"] == before == load_ip(ip).rtl_sha256()
     assert "60 modules streamed bit-exact" in manifest["result"]
     image = json.loads((out / "image" / "manifest.json").read_text())
     trained = json.loads((out / "train" / "weights.json").read_text())

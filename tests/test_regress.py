@@ -48,4 +48,4 @@ def test_regress_runs_the_ip_as_it_is_and_fails_on_an_edited_file(tmp_path, caps
 
 def test_regress_refuses_a_folder_that_is_not_an_ip(tmp_path, capsys):
     assert main(["regress", str(tmp_path), "--out", str(tmp_path / "regress")]) == 2
-    assert "not an IP written by `asicgen generate`" in capsys.readouterr().err
+    assert "not an IP (the output folder of `asicgen generate` or `asicgen flow`)" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def test_a_failed_task_is_reported_with_its_region_and_log(folder, capsys):
     ('[sweep]\nregions = ["ceh_front"]\n', "give either ip"),
     ('[sweep]\nip = "ip"\nregions = []\n', "regions: expected a non-empty list"),
     ('[sweep]\nip = "ip"\nregions = ["a"]\ncolour = 1\n', "unknown key(s) colour"),
-    ('[sweep]\nip = "nowhere"\nregions = ["a"]\n', "is not an IP folder"),
+    ('[sweep]\nip = "nowhere"\nregions = ["a"]\n', "no such folder; expected an IP"),
     ('[sweep]\nip = "ip"\nregions = ["a"]\n[cluster]\nkind = "scheduler"\n', "needs address"),
 ])
 def test_a_bad_sweep_file_is_refused_before_anything_runs(folder, tmp_path, capsys, text, problem):

@@ -293,10 +293,12 @@ def weights_file_document(job: TrainJob, weights: dict[str, np.ndarray]) -> dict
 
 
 def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None,
-                 force: bool = False) -> TrainResult:
+                 force: bool = False, command: str | None = None, shown: Path | None = None) -> TrainResult:
     """Train and write the run folder `out_dir` whole (staged beside it, then swapped in).
 
-    The output path is checked first, so a path asicgen may not write fails before training."""
+    The output path is checked first, so a path asicgen may not write fails before training.
+    `command` is recorded in the manifest as the command that makes the run; log lines name
+    the folder as `shown` (where a caller staging `out_dir` will move it)."""
     # sys.stderr is looked up per call: a default bound at import time can be a stream
     # that has since been closed (a test harness's capture, a redirected interpreter)
     stream = stream if stream is not None else sys.stderr
@@ -348,12 +350,13 @@ def train_region(job: TrainJob, out_dir: Path, stream: TextIO | None = None,
         "emd": emd_summary,
         "weights_sha256": tensors_digest(weights),
     }
-    log(stream, f"writing {out_dir}")
+    shown = Path(shown) if shown is not None else out_dir
+    log(stream, f"writing {shown}")
     with staged_folder(out_dir, TRAIN_KIND, force=force) as staging:
         write_outputs(staging, job, encoder, decoder, weights, metrics)
         write_manifest(staging, TRAIN_KIND, {"region": job.region.name, "elinks": job.region.elinks,
-                                           "weights_sha256": metrics["weights_sha256"]})
-    log(stream, f"wrote {out_dir} in {time.perf_counter() - t0:.1f}s total")
+                                           "weights_sha256": metrics["weights_sha256"], "command": command})
+    log(stream, f"wrote {shown} in {time.perf_counter() - t0:.1f}s total")
     return TrainResult(out_dir, metrics, weights)
 
 

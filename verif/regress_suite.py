@@ -12,15 +12,14 @@ The IP folder and the build folder come from the environment (`IP_ENV`, `BUILD_E
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
+from asicgen.core.artefacts import Ip
 from asicgen.core.image import load_image
 from asicgen.core.naming import FILE_ORDER
-from asicgen.core.outputs import changed_files
 from verif.flow_check import streamed_modules, verify_hardened_top, verify_top
 from verif.i2c_launch import I2C_FILES, run_i2c
 
@@ -44,8 +43,7 @@ def image(ip: Path):
 
 
 def test_ip_files_are_the_generated_ones(ip: Path):
-    manifest = json.loads((ip / "manifest.json").read_text())
-    changed = changed_files(ip, manifest["files"])
+    changed = Ip.open(ip).changed_files()
     assert not changed, f"files differ from the IP's manifest (edited or missing): {', '.join(changed)}"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from asicgen import __version__
 from asicgen.core import naming
+from asicgen.core.artefacts import WeightImage
 from asicgen.core.design import Design
 from asicgen.core.i2c import (
     DEFAULT_BURST,
@@ -22,7 +23,7 @@ from asicgen.core.i2c import (
     format_transactions,
     image_writes,
 )
-from asicgen.core.outputs import IMAGE_KIND, read_manifest
+from asicgen.core.outputs import IMAGE_KIND
 from asicgen.core.raw import ConfigError
 from asicgen.core.regmap import ACCESS, RegisterMap
 from asicgen.core.render import Stamp, environment, render, write_tree
@@ -130,14 +131,11 @@ def load_image(path: Path) -> Image:
     folder = path if path.is_dir() else path.parent
     if not (folder / IMAGE_FILE).is_file() and (folder / "image" / IMAGE_FILE).is_file():
         folder = folder / "image"  # the output folder of `asicgen generate`
-    manifest = read_manifest(folder)
-    if manifest is None or manifest.get("kind") != IMAGE_KIND:
-        raise ConfigError(f"{path}: not a weight image written by asicgen "
-                          f"(no image manifest.json in {folder})")
-    design = Design.from_raw(manifest["design"], f"{folder / 'manifest.json'}: design")
+    found = WeightImage.open(folder)
+    design = found.design
     try:
         image = (folder / IMAGE_FILE).read_bytes()
     except OSError as err:
         raise ConfigError(f"{folder / IMAGE_FILE}: cannot read the image ({err.strerror})") from err
     weights = WeightSet.from_image(design, image)
-    return Image(design, weights, manifest.get("elinks"), folder)
+    return Image(design, weights, found.elinks, folder)

@@ -50,6 +50,8 @@ REGRESS_KIND = "regress"
 REPORT_KIND = "report"
 GATESIM_KIND = "gatesim"
 TOOL = f"asicgen {__version__}"
+#: the version of the manifest layout (`asicgen.core.artefacts` reads it)
+SCHEMA = 1
 
 
 class OutputError(ConfigError):
@@ -187,7 +189,7 @@ def changed_files(folder: Path, listing: Mapping[str, str]) -> list[str]:
 
 def write_manifest(folder: Path, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     """manifest.json of a finished output folder: its kind, the writer, every file in it."""
-    manifest = {**fields, "tool": TOOL, "kind": kind, "files": file_listing(folder)}
+    manifest = {**fields, "tool": TOOL, "kind": kind, "schema": SCHEMA, "files": file_listing(folder)}
     write_text(Path(folder) / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
