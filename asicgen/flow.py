@@ -20,7 +20,7 @@ from typing import TextIO
 from asicgen.core.atomic import write_text
 from asicgen.core.image import write_image
 from asicgen.core.naming import CLOCK_MHZ
-from asicgen.core.outputs import FLOW_KIND, REPORT_KIND, staged_folder, write_manifest
+from asicgen.core.outputs import FLOW_KIND, MANIFEST, REPORT_KIND, staged_folder, write_manifest
 from asicgen.core.render import write_tree
 from asicgen.csim import run_csim
 from asicgen.generate import ip_fields
@@ -180,6 +180,6 @@ def run_flow(job, out: Path, command: str, force: bool = False, stream: TextIO |
             raise
     log.line(log.summary(out))
     log.line(f"{'PASSED' if ok else 'FAILED'}: every artefact is in {out} (summary in "
-             f"{out / 'manifest.json'})")
+             f"{out / MANIFEST})")
     return ok
 
