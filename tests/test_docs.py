@@ -1,5 +1,8 @@
-"""The project carries its contract (docs/spec.md) and its documents cite it."""
+"""The project carries its contract (docs/spec.md), its documents cite it, and every path a
+document or a help text cites exists."""
 
+import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,48 @@ def test_the_i2c_start_after_reset_window_is_documented():
     assert f"{RESET_IGNORE_CLOCKS * 25} ns at 40 MHz" in regmap
     spec = (ROOT / "docs" / "spec.md").read_text()
     assert f"A START in the first {RESET_IGNORE_CLOCKS} system clocks" in spec
+
+
+#: folders of this repository a document or a help text can cite a path in
+FOLDERS = "docs|bench|verif|asicgen|training|tmr|rtl_wrappers|scripts|tests|examples"
+CITED = re.compile(rf"(?<![\w/.~-])((?:{FOLDERS})/[\w.*/-]*\w)")
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def _documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), ROOT / "examples" / "README.md"]
+
+
+def _help_texts() -> str:
+    from asicgen.cli_options import build_parser
+
+    parser = build_parser()
+    texts, todo = [], [parser]
+    while todo:
+        p = todo.pop()
+        texts.append(p.format_help())
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
+    return "\n".join(texts)
+
+
+def _missing(text: str) -> list[str]:
+    return [m for m in CITED.findall(text) if "*" not in m and not (ROOT / m).exists()]
+
+
+def test_every_path_the_documents_cite_exists():
+    missing = [f"{doc.relative_to(ROOT)}: {path}" for doc in _documents()
+               for path in _missing(doc.read_text())]
+    links = [f"{doc.relative_to(ROOT)}: {link}" for doc in _documents()
+             for link in LINK.findall(doc.read_text())
+             if "://" not in link and not (doc.parent / link).exists()]
+    assert not missing + links, "\n".join(missing + links)
+
+
+def test_every_path_the_command_line_help_cites_exists():
+    assert not _missing(_help_texts())
+
+
+def test_the_checker_sees_a_missing_path():
+    assert _missing("see docs/region.md and docs/regions.md") == ["docs/region.md"]
