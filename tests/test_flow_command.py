@@ -3,8 +3,10 @@ repository root with a relative output folder (a short setting keeps CI in budge
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,5 +43,48 @@ def test_scripts_flow_from_the_repository_root():
         report = (ROOT / out / "report" / "report.md").read_text()
         assert "## Flow stages" in report and "| verify rtl_tmr | passed |" in report
         assert not [p for p in (ROOT / "build").iterdir() if p.name.startswith(".test-flow")]
+        assert "staging" not in report and "staging" not in proc.stderr
+        _reproduce_commands_run_as_printed(report, out)
+        _daily_jobs_take_the_flow_folder(out)
     finally:
         shutil.rmtree(ROOT / out, ignore_errors=True)
+
+
+def _asicgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "asicgen"), *args], cwd=ROOT, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+
+
+def _reproduce_commands_run_as_printed(report: str, out: Path) -> None:
+    """The quick commands of the report's Reproduce list, copied and run from where the flow ran."""
+    listed = re.findall(r"^\* (.+?): `(asicgen [^`]+)`$", report.split("## Reproduce")[1], re.MULTILINE)
+    commands = dict(listed)
+    flow = f"asicgen flow --out {out} --epochs 2 --modules 3000 --eval-modules 300"
+    assert commands["the whole flow"] == flow
+    assert commands["an IP of these weights"] == f"asicgen generate {out}/train --out ip --tmr"
+    quick = [c for c in commands.values() if c.split()[1] in ("report", "seu-rate")]
+    assert len(quick) == 2, commands
+    for command in quick:
+        words = shlex.split(command)
+        made = ROOT / words[words.index("--out") + 1] if "--out" in words else None
+        assert made is None or not made.exists(), f"{made} exists: the test would not know what it wrote"
+        try:
+            proc = _asicgen(*words[1:])
+            assert proc.returncode == 0, f"{command}:\n{proc.stderr[-2000:]}"
+        finally:
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
+
+
+def _daily_jobs_take_the_flow_folder(out: Path) -> None:
+    """The three daily jobs and the upset rates, each on the main job's folder as it is."""
+    with tempfile.TemporaryDirectory(prefix="asicgen-daily-") as tmp:
+        proc = _asicgen("seu-rate", str(out))
+        assert proc.returncode == 0 and "uncorrectable" in proc.stdout, proc.stderr[-2000:]
+        proc = _asicgen("regress", str(out), "--out", f"{tmp}/regress", "-n", "2", "--modules", "4",
+                        "--fuzz-events", "100")
+        assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+        proc = _asicgen("region", "retrain", "--ip", str(out), "--region", "ceh_front",
+                        "--out", f"{tmp}/r", "--epochs", "2", "--modules", "3000", "--eval-modules", "300", "--stream-modules", "20")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "20 modules streamed bit-exact by the IP's untouched RTL" in proc.stderr

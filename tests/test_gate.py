@@ -136,6 +136,7 @@ def small_synth(tmp_path_factory):
     return folder / "syn", source
 
 
+@pytest.mark.slow
 def test_small_netlists_at_gate_level_stream_and_survive_faults(small_synth, tmp_path):
     """With the cells written in place and proven: the image programmed over I2C and read back,
     60 region modules bit-exact; then 300 upsets and transients on each: the hardened netlist
@@ -158,6 +159,7 @@ def test_small_netlists_at_gate_level_stream_and_survive_faults(small_synth, tmp
     assert plain["image_bytes_wrong_after"] > 0 or plain["bad_outputs_after"] > 0
 
 
+@pytest.mark.slow
 def test_per_net_power_of_the_small_plain_netlist(small_synth, tmp_path):
     """The activity of every net while 40 modules stream: the streaming run's extra clocks are
     exactly 40 x II, every cell's output net is counted, a flip-flop output toggles at most
