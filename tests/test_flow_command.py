@@ -85,6 +85,7 @@ def _daily_jobs_take_the_flow_folder(out: Path) -> None:
                         "--fuzz-events", "100")
         assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
         proc = _asicgen("region", "retrain", "--ip", str(out), "--region", "ceh_front",
-                        "--out", f"{tmp}/r", "--epochs", "2", "--modules", "3000", "--eval-modules", "300", "--stream-modules", "20")
+                        "--out", f"{tmp}/r", "--epochs", "2", "--modules", "3000", "--eval-modules", "300",
+                        "--stream-modules", "20")
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "20 modules streamed bit-exact by the IP's untouched RTL" in proc.stderr
