@@ -13,7 +13,7 @@ from verif.vectors import standard_vectors
 
 
 def core_sources(design: Design, directory):
-    env, ctx, stamp = environment("rtl"), rtl.context(design), Stamp("test", design.digest(), "test")
+    env, ctx, stamp = environment("rtl"), rtl.context(design).fields(), Stamp("test", design.digest(), "test")
     paths = []
     for name, template in rtl.CORE_TEMPLATES.items():
         path = directory / name
