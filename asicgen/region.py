@@ -85,7 +85,7 @@ def retrain(ip_dir: Path, region_arg: str, out: Path, overrides: dict[str, Any],
     print(f"[region] {job.region.name} ({job.region.elinks} e-links) for the IP in {ip_dir}: "
           f"{ip.design.summary()}", file=log)
     with staged_folder(out, REGION_KIND, force=force) as stage:
-        train_region(job, stage / "train", log)
+        train_region(job, stage / "train", log, command=command, shown=out / "train")
         network = load_network(stage / "train", ii=ip.design.ii)
         if network.design.digest() != ip.design.digest():
             raise ConfigError(f"internal error: the retrained network is {network.design.summary()}, "

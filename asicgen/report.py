@@ -183,8 +183,10 @@ def build_report(folder: Path, synth: Path | None = None, shown: Path | None = N
     tables = [_registers(design), _i2c(network)]
     missing: list[tuple[str, str]] = []
     run_shown = shown / "train" if flow is not None else shown
-    commands = [("the training run", run.command
-                 or f"asicgen train --region {metrics.region} --seed {metrics.seed} --out train")]
+    commands = []
+    if flow is None or run.command != flow.command:  # in a flow folder, the flow's command made the run
+        commands.append(("the training run", run.command
+                         or f"asicgen train --region {metrics.region} --seed {metrics.seed} --out train"))
     if flow is not None:
         tables.append(_stages(flow))
         commands.append(("the whole flow", flow.command or f"asicgen flow --out {shown}"))
