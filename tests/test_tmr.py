@@ -98,7 +98,8 @@ def ff_count(verilog: Path, top: str, workdir: Path) -> int:
 
 @pytest.mark.parametrize(("name", "top", "bits"), [("fsm_pipeline.v", "fsm_pipeline", 3 + 4 + 3 * 8),
                                                    ("sync_acc.sv", "sync_acc", 12),
-                                                   ("mac_pipe.v", "mac_pipe", 32)])
+                                                   pytest.param("mac_pipe.v", "mac_pipe", 32,
+                                                                marks=pytest.mark.slow)])
 def test_hls_style_rtl_is_triplicated_survives_synthesis_and_stays_equivalent(name, top, bits, tmp_path):
     source = write(tmp_path, name, HLS_STYLE[name])
     hardened = harden_sources([source], Policy.from_raw({}), top)
