@@ -90,6 +90,11 @@ def test_a_generate_folder_is_an_ip():
     assert set(ip.rtl_sha256()) == {f"rtl/{name}" for name in [*ip.rtl.file_names(), "manifest.json"]}
 
 
+def _copy(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest)
+    return dest
+
+
 def _flow_folder(tmp_path: Path) -> Path:
     """A flow folder as the flow leaves it, from the example IP's parts."""
     flow = tmp_path / "flow"
@@ -115,8 +120,10 @@ def test_foreign_and_damaged_folders_are_refused_with_where_and_why(tmp_path):
     (tmp_path / "mine").mkdir()
     with pytest.raises(ArtefactError, match=r"mine: not an IP .*no asicgen manifest\.json"):
         Ip.open(tmp_path / "mine")
-    with pytest.raises(ArtefactError, match=r"holds an asicgen 'image' output \(asicgen image\), not an IP"):
+    with pytest.raises(ArtefactError, match=r"image is the image/ part of an IP: give the IP's folder"):
         Ip.open(EXAMPLE_IP / "image")
+    with pytest.raises(ArtefactError, match=r"holds an asicgen 'image' output \(asicgen image\), not an IP"):
+        Ip.open(_copy(EXAMPLE_IP / "image", tmp_path / "img"))
     with pytest.raises(ArtefactError, match="not a training run"):
         TrainRun.open(EXAMPLE_IP)
     flow = _flow_folder(tmp_path)

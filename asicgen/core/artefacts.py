@@ -312,6 +312,19 @@ class Ip(Artefact):
     WHAT: ClassVar[str] = "an IP (the output folder of `asicgen generate` or `asicgen flow`)"
 
     @classmethod
+    def open(cls, folder: Path) -> Ip:
+        try:
+            return super().open(folder)
+        except ArtefactError as err:
+            # a common slip: the IP's rtl/ (or image/, ...) given instead of the IP itself
+            folder = Path(folder)
+            parent = Manifest.find(folder.parent) if folder.name in IP_PARTS.values() else None
+            if parent is not None and parent.kind in Ip.KINDS:
+                raise ArtefactError(f"{folder} is the {folder.name}/ part of an IP: give the IP's folder, "
+                                    f"{folder.parent}") from err
+            raise
+
+    @classmethod
     def _load(cls, folder: Path, manifest: Manifest) -> Ip:
         rtl = RtlTree.find(folder / IP_PARTS["rtl"])
         if rtl is None:
