@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from asicgen.cli_options import build_parser
-from asicgen.core.artefacts import ArtefactError
 from asicgen.core.atomic import install_interrupt_handler
 from asicgen.core.image import load_image, program_cycles, write_image
 from asicgen.core.outputs import (
@@ -53,7 +52,7 @@ from verif.vectors import standard_vectors
 
 #: what a command's failure can raise that is the user's to fix: one line, exit status 2
 USER_ERRORS = (ConfigError, DataError, CsimError, YosysError, SynthError, TmrError, SimulationError,
-               LibertyError, GateSimError, ArtefactError)
+               LibertyError, GateSimError)
 
 
 def _job(args: argparse.Namespace):

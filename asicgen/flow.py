@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from asicgen.core.artefacts import IP_PARTS, HardenedRtl
 from asicgen.core.atomic import write_text
 from asicgen.core.image import write_image
 from asicgen.core.naming import CLOCK_MHZ
@@ -90,13 +91,16 @@ STAGES = ("train", "image", "hls", "csim", "rtl", "tmr", "seu-rate", "verify rtl
 SEU_RATE_FILE = "seu_rate.md"
 
 
-def write_seu_rate(flow_dir: Path, command: str) -> str:
+def write_seu_rate(flow_dir: Path, command: str, shown: Path | None = None) -> str:
     """Upset rates of the hardened ae_top in `flow_dir`/rtl_tmr, at the default cross-section
-    and flux, into `flow_dir`/seu_rate.md; returns the one-line summary."""
-
-    report = Path(flow_dir) / "rtl_tmr" / "tmr_report.json"
-    fig = figures(load_inventory(report), Environment(clock_mhz=CLOCK_MHZ))
-    write_text(Path(flow_dir) / SEU_RATE_FILE, stamped_markdown(fig, report, command, SEU_RATE_FILE))
+    and flux, into `flow_dir`/seu_rate.md; returns the one-line summary. The stamp names the
+    folder as `shown` (default: `flow_dir`), where a staged flow folder will be."""
+    hardened = HardenedRtl.open(Path(flow_dir) / IP_PARTS["hardened"])
+    fig = figures(load_inventory(hardened.tmr_report), Environment(clock_mhz=CLOCK_MHZ))
+    named = hardened.tmr_report.relative_to(flow_dir)
+    write_text(Path(flow_dir) / SEU_RATE_FILE,
+               stamped_markdown(fig, hardened.tmr_report, command, SEU_RATE_FILE,
+                                Path(shown if shown is not None else flow_dir) / named))
     return summary_line(fig)
 
 
@@ -113,7 +117,7 @@ def run_flow(job, out: Path, command: str, force: bool = False, stream: TextIO |
     network = None
     with staged_folder(out, FLOW_KIND, force=force, keep_on_error=True) as stage_dir:
         def finish(status: str) -> None:
-            fields = ip_fields(network, command) if network is not None else {"command": command}
+            fields = {"command": command} if network is None else ip_fields(network, command, out / "train")
             write_manifest(stage_dir, FLOW_KIND, {**fields, "status": status, "region": job.region.name,
                                                   "stages": log.to_raw(),
                                                   "seconds": round(time.perf_counter() - t0, 1)})
@@ -148,7 +152,7 @@ def run_flow(job, out: Path, command: str, force: bool = False, stream: TextIO |
                             f"{report.bits_before} -> {report.bits_after}; {hardened.proof.line()}")
             with log.stage("seu-rate", f"upset rates at the default cross-section and flux -> "
                                        f"{out / SEU_RATE_FILE}") as s:
-                s.result = write_seu_rate(stage_dir, f"asicgen seu-rate {out}")
+                s.result = write_seu_rate(stage_dir, f"asicgen seu-rate {out}", out)
             for name, verify, rtl in (("verify rtl", verify_top, "rtl"),
                                       ("verify rtl_tmr", verify_hardened_top, "rtl_tmr")):
                 with log.stage(name, f"cocotb + Verilator: {rtl}/ae_top streaming against the bit-exact "

@@ -41,10 +41,12 @@ class GenerateOptions:
     synth: bool = False
 
 
-def ip_fields(network: TrainedNetwork, command: str) -> dict[str, Any]:
-    """The manifest fields every IP carries, whichever command wrote it."""
+def ip_fields(network: TrainedNetwork, command: str, source: Path | None = None) -> dict[str, Any]:
+    """The manifest fields every IP carries, whichever command wrote it; `source` names the
+    network's source where it differs from where it was read (a staged training run)."""
     design = network.design
-    return {"command": command, "source": str(network.source), "region": network.region,
+    shown = source if source is not None else network.source
+    return {"command": command, "source": str(shown), "region": network.region,
             "elinks": network.elinks, "design": design.to_raw(), "design_sha256": design.digest(),
             "weights_sha256": network.weights.digest(), "ii": design.ii, "latency": design.latency}
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from asicgen.core.artefacts import HardenedRtl, Ip, Manifest
+from asicgen.core.artefacts import HardenedRtl, Ip
 from asicgen.core.atomic import write_text
 from asicgen.core.outputs import check_file_output
 from asicgen.core.raw import ConfigError
@@ -32,7 +32,7 @@ def _tmr_report_file(source: Path) -> Path:
     if not source.is_dir():
         raise ConfigError(f"{source}: no such folder or file")
     hardened = HardenedRtl.find(source)
-    if hardened is None and Manifest.find(source) is not None:
+    if hardened is None:
         ip = Ip.find(source)
         hardened = ip.hardened if ip is not None else None
     if hardened is not None:

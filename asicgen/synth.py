@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from asicgen.core.arch import EncoderArch
-from asicgen.core.artefacts import IP_PARTS, ArtefactError, HardenedRtl, Ip, Manifest, RtlTree, SynthReport
+from asicgen.core.artefacts import IP_PARTS, ArtefactError, HardenedRtl, Ip, RtlTree, SynthReport
 from asicgen.core.atomic import write_text
 from asicgen.core.design import Design
 from asicgen.core.naming import CLOCK_MHZ, CLOCK_PERIOD_NS, TOP
@@ -477,7 +477,7 @@ def _synth_into(out: Path, source: str, iis: list[int], command: str, flow: str,
                 measure: MeasureActivity | None) -> list[Path]:
     path = Path(source)
     tree = (RtlTree.find(path) or HardenedRtl.find(path)) if path.is_dir() else None
-    ip = Ip.find(path) if tree is None and path.is_dir() and Manifest.find(path) is not None else None
+    ip = Ip.find(path) if tree is None and path.is_dir() else None
     if ip is not None:
         tree, path = ip.rtl, ip.folder / IP_PARTS["rtl"]
     if tree is not None and tree.design is not None:

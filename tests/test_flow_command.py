@@ -44,6 +44,8 @@ def test_scripts_flow_from_the_repository_root():
         assert "## Flow stages" in report and "| verify rtl_tmr | passed |" in report
         assert not [p for p in (ROOT / "build").iterdir() if p.name.startswith(".test-flow")]
         assert "staging" not in report and "staging" not in proc.stderr
+        for written in ("manifest.json", "seu_rate.md", "rtl/ae_top.sv", "train/manifest.json"):
+            assert "staging" not in (ROOT / out / written).read_text(), f"{written} names the staging folder"
         _reproduce_commands_run_as_printed(report, out)
         _daily_jobs_take_the_flow_folder(out)
     finally:

@@ -466,13 +466,14 @@ _NOTES = [
 ]
 
 
-def stamped_markdown(fig: Figures, report: Path, command: str, out_name: str) -> str:
+def stamped_markdown(fig: Figures, report: Path, command: str, out_name: str,
+                     shown: Path | None = None) -> str:
     """The Markdown figures for a file: a generated-file stamp (the report's hash, the command
-    that regenerates it) in front."""
-
-
+    that regenerates it) in front. The stamp names the report as `shown` (default: `report`),
+    for a report read where it is staged."""
     digest = hashlib.sha256(Path(report).read_bytes()).hexdigest()
-    return Stamp(f"Upset rates of {fig.design} from {report}", digest, command).header(out_name) + \
+    name = shown if shown is not None else report
+    return Stamp(f"Upset rates of {fig.design} from {name}", digest, command).header(out_name) + \
         figures_markdown(fig)
 
 
