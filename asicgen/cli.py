@@ -159,7 +159,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_gatesim(args: argparse.Namespace) -> int:
     path = gatesim_command(Path(args.synth), Path(args.out), args.command_line,
                            Path(args.weights) if args.weights else None, args.modules, force=args.force,
-                           faults=args.faults, power=args.power, builds=tuple(args.builds or ()))
+                           faults=args.faults, power=args.power, builds=tuple(args.builds or ()),
+                           shards=args.shards)
     print(f"[gatesim] report -> {path}", file=sys.stderr)
     return 0
 

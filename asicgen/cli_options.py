@@ -297,8 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modules", type=_at_least(1, "modules"), default=200,
                    help="region modules streamed per netlist (default 200)")
     p.add_argument("--faults", type=_at_least(0, "faults"), default=0,
-                   help="then this many upsets and transients on each netlist, one at a time while modules "
-                        "stream (hardened must survive, plain must not; docs/gate.md); default 0: none")
+                   help="then this many upsets and as many transients on each netlist, one at a time "
+                        "while modules stream (hardened must survive, plain must not; docs/gate.md); "
+                        "default 0: none")
+    p.add_argument("--shards", type=_at_least(1, "shards"), default=1,
+                   help="split each fault campaign over this many simulations of one build, side by side "
+                        "(one per core; default 1)")
     p.add_argument("--builds", nargs="+", choices=("plain", "hardened"), default=None,
                    help="only the netlists of these builds (default: every netlist of the folder)")
     p.add_argument("--power", action="store_true",

@@ -149,17 +149,20 @@ def campaign_markdown(campaigns: list[tuple[MappedNetlist, FaultCampaign]]) -> s
     lines = ["", "## Fault campaigns", "",
              "One fault at a time while modules stream: an upset (a flip-flop cell stores its complement at "
              "an edge) or a transient (a cell output wrong at an edge), on random points of the mapped "
-             "netlist (asicgen/gate_faults.py). Afterwards the image is read back over I2C and a fresh "
-             "stream is compared: anything a fault left wrong shows there.", "",
+             "netlist's cells outside the modules it uses more than once (those, the dot products and "
+             "requantisers, are stateless datapath kept whole) (asicgen/gate_faults.py). Afterwards the "
+             "image is read back over I2C and a fresh stream is compared: anything a fault left wrong shows "
+             "there. Shards share the faults, side by side, each reading back and streaming at its end "
+             "(image bytes: the worst shard; bad outputs: every shard's).", "",
              "| II | build | points | upsets (spoiled crossings) | transients (spoiled crossings) | "
-             "image bytes wrong after | bad outputs after | Verilator build (s) | simulation (s) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "image bytes wrong after | bad outputs after | shards | Verilator build (s) | simulation (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for netlist, c in campaigns:
         up, tr = c.per_kind["upset"], c.per_kind["transient"]
         lines.append(f"| {netlist.design.ii} | {netlist.build} | {c.points:,} | {up['faults']:,} "
                      f"({up['spoiled_faults']:,}) | {tr['faults']:,} ({tr['spoiled_faults']:,}) | "
-                     f"{c.read_back_bytes_differing} | {c.clean_bad_outputs} | "
-                     f"{c.result.build_seconds:.0f} | {c.result.run_seconds:.0f} |")
+                     f"{c.read_back_bytes_differing} | {c.clean_bad_outputs} | {c.shards} | "
+                     f"{c.build_seconds:.0f} | {c.run_seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +247,8 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
             "upsets": c.per_kind["upset"]["faults"], "transients": c.per_kind["transient"]["faults"],
             "image_bytes_wrong_after": c.read_back_bytes_differing,
             "bad_outputs_after": c.clean_bad_outputs,
-            "build_seconds": round(c.result.build_seconds, 1), "run_seconds": round(c.result.run_seconds, 1)}
+            "shards": c.shards, "build_seconds": round(c.build_seconds, 1),
+            "run_seconds": round(c.run_seconds, 1)}
         power = None if p is None else {
             "per_net_w": p.per_net.total_w, "one_activity_w": p.uniform.total_w,
             "one_activity": p.uniform.activity,
@@ -260,11 +264,12 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
 
 def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
                     seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000,
-                    power: bool = False, builds: tuple[str, ...] = ()) -> Path:
+                    power: bool = False, builds: tuple[str, ...] = (), shards: int = 1) -> Path:
     """`asicgen gatesim`: every mapped netlist of a synth folder programmed over I2C, read back and
     streamed bit-exact, with cell models proven against the library first; with `faults`, then a
-    campaign of that many upsets and transients on each (asicgen.gate_faults): the hardened
-    netlists must survive it, the plain ones must not. Writes OUT whole."""
+    campaign of that many upsets and as many transients on each (asicgen.gate_faults), split
+    over `shards` simulations side by side: the hardened netlists must survive it, the plain ones
+    must not. Writes OUT whole."""
     netlists = [n for n in mapped_netlists(synth_dir) if not builds or n.build in builds]
     if not netlists:
         raise GateSimError(f"{synth_dir}: no {' or '.join(builds)} netlist")
@@ -287,13 +292,13 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
         campaigns = []
         for netlist in netlists if faults else []:
             hardened = netlist.build == "hardened"
-            print(f"[gatesim] {netlist.label}: fault-injection build, {faults} upsets and transients on "
-                  f"{fault_points} random points", file=sys.stderr)
+            print(f"[gatesim] {netlist.label}: fault-injection build, {faults} upsets and {faults} "
+                  f"transients on {fault_points} random points, {shards} shard(s)", file=sys.stderr)
             campaign = run_fault_campaign(netlist.path, library, programmed[netlist.label],
                                           stage / f"faults_{netlist.label}",
                                           upset_points=fault_points // 2, transient_points=fault_points // 2,
-                                          faults=faults, expect_survival=hardened)
-            if campaign.result.failed or campaign.survived != hardened:
+                                          faults=faults, expect_survival=hardened, shards=shards)
+            if campaign.failed or campaign.survived != hardened:
                 raise GateSimError(f"fault campaign on {netlist.path}: the {netlist.build} netlist "
                                    f"{'lost state' if hardened else 'survived every fault'}; see "
                                    f"{stage / f'faults_{netlist.label}'}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,17 +208,39 @@ def repeated_modules(netlist: Path, library: Library) -> set[str]:
     return {m for m in found.cells if uses[m] > 1}
 
 
-def inline_items(netlist: Path, library: Library, hier_blocks: set[str] = frozenset()
+def block_names(hier_blocks: Collection[str]) -> dict[str, str]:
+    """A plain identifier for each hierarchical block. Verilator matches a block to its
+    instances by a mangled name, and a name with `__`, `$` or `\\` (`ae_dot__a125c4ba`,
+    `\\$paramod$...\\ae_dot`) is mangled differently in the two places: the block is then
+    built and not used, and every instance compiled in full inside its parent."""
+    return {name: f"{PREFIX}block{k}" for k, name in enumerate(sorted(hier_blocks))}
+
+
+def _renamed(line: str, names: Mapping[str, str]) -> tuple[str, str | None]:
+    """`line` with a module header's or an instance's module name renamed; and the original
+    name of a renamed header."""
+    for pattern in (_MODULE, _SUBMODULE):
+        found = pattern.match(line)
+        if found and found.group(1) in names:
+            start, end = found.span(1)
+            return line[:start] + names[found.group(1)] + " " + line[end:].lstrip(), \
+                found.group(1) if pattern is _MODULE else None
+    return line, None
+
+
+def inline_items(netlist: Path, library: Library, hier_blocks: Collection[str] = frozenset()
                  ) -> Iterator[Text | Assign | State]:
     """The netlist's lines with every library-cell instance replaced by what it computes, and
-    the modules of `hier_blocks` marked for Verilator to build once each."""
+    the modules of `hier_blocks` renamed (`block_names`) and marked for Verilator to build
+    once each."""
+    names = block_names(hier_blocks)
     index = 0
     for item in netlist_items(netlist, library):
         if not isinstance(item, Instance):
-            yield Text(item)
-            found = _MODULE.match(item)
-            if found and found.group(1) in hier_blocks:
-                yield Text(HIER_BLOCK)
+            line, original = _renamed(item, names)
+            yield Text(line)
+            if original is not None:
+                yield Text(f"{HIER_BLOCK}  // {original}")
             continue
         cell = library.cells[item.cell]
         if cell.state is None:

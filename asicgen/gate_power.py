@@ -7,12 +7,12 @@ How it is measured:
   identifier (`rename -hide`, then `rename -enumerate`; ports keep their names), so that
   Verilator's toggle counts and OpenSTA's pins spell every name the same way;
 * that netlist, its cells written in place (`asicgen.gate_netlist`, the writer the proof
-  covers), is built once with Verilator toggle coverage and run twice (verif/tb_gate.py):
-  once programming the image over I2C and reading it back, once doing the same and then
-  streaming region modules. Both runs are identical up to the end of the read-back, so the
-  difference of their counts is what streaming the modules toggled, and the difference of
-  their clock cycles the time it took: toggles per clock of every net while the encoder
-  works, I2C idle;
+  covers), is built once with Verilator toggle coverage and run twice, side by side, one run
+  per core (verif/tb_gate.py): once programming the image over I2C and reading it back, once
+  doing the same and then streaming region modules. Both runs are identical up to the end of
+  the read-back, so the difference of their counts is what streaming the modules toggled, and
+  the difference of their clock cycles the time it took: toggles per clock of every net while
+  the encoder works, I2C idle;
 * OpenSTA gives every cell's power at activity 0 and at activity 1; a cell whose output net
   toggles `a` times per clock draws P(0) + a (P(1) - P(0)) (this OpenSTA, Debian 2.0.17,
   crashes in `report_power` once activities are set per pin, so they are applied by
@@ -45,7 +45,7 @@ from asicgen.liberty import Library
 from asicgen.sta import Power, cell_powers
 from verif.activity import read_toggles, unwind_wide_counts
 from verif.flow_check import WRAPPER, top_wrapper_parameters
-from verif.runner import Public, SimResult, run_cocotb
+from verif.runner import Public, SimResult, build_cocotb, run_shards
 
 #: the flattened netlist with plain names with its cells in place
 INLINE_FILE = "plain_names_inline.v"
@@ -102,26 +102,27 @@ def measure_activity(netlist: Path, library: Library, weights: WeightSet, codes:
     flat = flatten(netlist, library, build / "flatten", plain_names=True)
     inlined = inline_netlist(flat, library, build / INLINE_FILE).path
     design = weights.design
-    counts, results = [], []
-    for label, rows in (("idle", codes[:0]), ("stream", codes)):
-        vectors = build / f"vectors_{label}.npz"
-        np.savez(vectors, codes=rows)
-        result = run_cocotb(
-            sources=[inlined, WRAPPER], toplevel="tb_ae_top", test_module="verif.tb_gate",
-            build_dir=build / "sim",
-            testcase=TESTCASE, parameters=top_wrapper_parameters(design), public=[Public("tb_ae_top", "*")],
-            build_args=["--coverage-toggle", "--coverage-underscore", "--coverage-max-width",
-                        str(COVERAGE_MAX_WIDTH)],
-            config={"design": design.to_raw(), "weights": weights.words(), "scl_hz": GATE_SCL_HZ,
-                    "vectors": vectors})
-        coverage = build / "sim" / "coverage.dat"
+    built = build_cocotb(sources=[inlined, WRAPPER], toplevel="tb_ae_top", build_dir=build / "sim",
+                         parameters=top_wrapper_parameters(design), public=[Public("tb_ae_top", "*")],
+                         build_args=["--coverage-toggle", "--coverage-underscore", "--coverage-max-width",
+                                     str(COVERAGE_MAX_WIDTH)])
+    labels = {"idle": codes[:0], "stream": codes}
+    for label, rows in labels.items():
+        np.savez(build / f"vectors_{label}.npz", codes=rows)
+    # the two runs share the build and nothing else: side by side, one per core
+    configs = [{"design": design.to_raw(), "weights": weights.words(), "scl_hz": GATE_SCL_HZ,
+                "vectors": build / f"vectors_{label}.npz"} for label in labels]
+    results = run_shards(built, test_module="verif.tb_gate", testcase=TESTCASE, test_root=build / "runs",
+                         workers=len(labels), configs=configs)
+    counts = []
+    for k, (label, result) in enumerate(zip(labels, results, strict=True)):
+        coverage = build / "runs" / f"shard{k}" / "coverage.dat"
         if result.tests == 0 or result.failed or not coverage.is_file():
             raise GatePowerError(f"the {label} activity run of {netlist} failed or counted nothing; see "
-                                 f"{build / 'sim'}")
+                                 f"{coverage.parent}")
         kept = build / f"coverage_{label}.dat"
         coverage.replace(kept)
         counts.append(_counts(kept))
-        results.append(result)
     (idle, idle_cycles), (stream, stream_cycles) = counts
     cycles = stream_cycles - idle_cycles
     if cycles <= 0 or any(stream[b] < idle[b] for b in idle):

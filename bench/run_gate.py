@@ -19,7 +19,7 @@ cell's output net measured.
 `gatesim.md`) instead of running.
 
 Usage: python bench/run_gate.py [--ii 1 8] [--weights PATH/weights.json] [--synth DIR ...]
-       [--dot chain|csa] [--modules N] [--faults N] [--power] [--out DIR] [--work DIR]
+       [--dot chain|csa] [--modules N] [--faults N] [--shards K] [--power] [--out DIR] [--work DIR]
        python bench/run_gate.py --collect GATESIM_DIR ... [--out DIR]
 Results: DIR/gate.json and DIR/gate.md (default DIR: bench/results).
 """
@@ -55,7 +55,7 @@ def gatesim(synth: Path, weights: Path, out: Path, args) -> float:
 
     t0 = time.perf_counter()
     command = ["gatesim", str(synth), "--weights", str(weights), "--out", str(out), "--modules",
-               str(args.modules), "--faults", str(args.faults), "--force"]
+               str(args.modules), "--faults", str(args.faults), "--shards", str(args.shards), "--force"]
     if asicgen(command + (["--power"] if args.power else [])) != 0:
         raise SystemExit(f"gatesim of {synth} failed")
     return time.perf_counter() - t0
@@ -72,12 +72,13 @@ def table(rows: list[dict]) -> list[str]:
     faults = [r for r in rows if r["faults"]]
     if faults:
         lines += ["", "| II | build | upsets | transients | image bytes wrong after | bad outputs after | "
-                  "build (s) | faults/s |", "|---|---|---|---|---|---|---|---|"]
+                  "shards | build (s) | simulation (s) | faults/s |", "|---" * 10 + "|"]
         for r in faults:
             f = r["faults"]
             lines.append(f"| {r['ii']} | {r['build']} | {f['upsets']:,} | {f['transients']:,} | "
                          f"{f['image_bytes_wrong_after']} | {f['bad_outputs_after']} | "
-                         f"{f['build_seconds']:.0f} | "
+                         f"{f.get('shards', 1)} | "
+                         f"{f['build_seconds']:.0f} | {f['run_seconds']:.0f} | "
                          f"{(f['upsets'] + f['transients']) / f['run_seconds']:.1f} |")
     powers = [r for r in rows if r["power"]]
     if powers:
@@ -118,6 +119,8 @@ def main() -> int:
     parser.add_argument("--dot", choices=("chain", "csa"), default="chain")
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--faults", type=int, default=0)
+    parser.add_argument("--shards", type=int, default=2,
+                        help="fault-campaign shards side by side (default 2)")
     parser.add_argument("--power", action="store_true")
     parser.add_argument("--collect", type=Path, nargs="+", default=[],
                         help="gatesim folders to report instead of running")

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from asicgen import cell_models, gate, gate_netlist, gate_power, liberty, synth
+from asicgen import cell_models, gate, gate_faults, gate_netlist, gate_power, liberty, synth
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
 from asicgen.core.weights import WeightSet, weights_document
@@ -117,6 +117,9 @@ def test_modules_used_more_than_once_are_built_once(tmp_path):
     text = inlined.path.read_text()
     assert text.count(gate_netlist.HIER_BLOCK) == 1
     assert text.index(gate_netlist.HIER_BLOCK) < text.index("module once")
+    # renamed to a plain identifier, header and both instances, which Verilator matches
+    assert "module asicgen_block0 (a, y);\n" + gate_netlist.HIER_BLOCK + "  // \\$paramod$1\\twice\n" in text
+    assert text.count("  asicgen_block0 u") == 2 and "paramod" not in text.replace("// \\$paramod", "")
     flat = gate_netlist.inline_netlist(path, _library(), tmp_path / "f.v")
     assert not flat.hier_blocks and gate_netlist.HIER_BLOCK not in flat.path.read_text()
 
@@ -139,11 +142,12 @@ def small_synth(tmp_path_factory):
 @pytest.mark.slow
 def test_small_netlists_at_gate_level_stream_and_survive_faults(small_synth, tmp_path):
     """With the cells written in place and proven: the image programmed over I2C and read back,
-    60 region modules bit-exact; then 300 upsets and transients on each: the hardened netlist
-    keeps its image and streams bit-exact afterwards, the plain one does not (gatesim_command
-    raises otherwise)."""
+    60 region modules bit-exact; then 150 upsets and 150 transients on each, in two shards side
+    by side: the hardened netlist keeps its image and streams bit-exact afterwards, the plain one
+    does not (gatesim_command raises otherwise)."""
     syn, source = small_synth
-    report = gate.gatesim_command(syn, tmp_path / "gate", "test", weights=source, modules=60, faults=300)
+    report = gate.gatesim_command(syn, tmp_path / "gate", "test", weights=source, modules=60, faults=150,
+                                  shards=2)
     text = report.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 8 |")]
     streams, campaigns = rows[:2], rows[2:]
@@ -157,6 +161,11 @@ def test_small_netlists_at_gate_level_stream_and_survive_faults(small_synth, tmp
     assert figures["hardened"].faults["image_bytes_wrong_after"] == 0 and figures["plain"].modules == 60
     plain = figures["plain"].faults
     assert plain["image_bytes_wrong_after"] > 0 or plain["bad_outputs_after"] > 0
+    for build in ("plain", "hardened"):
+        counts = figures[build].faults
+        assert (counts["upsets"], counts["transients"], counts["shards"]) == (150, 150, 2), counts
+    assert sorted(p.name for p in (tmp_path / "gate" / "faults_ii8_csa_hardened" / "shards").iterdir()) \
+        == ["shard0", "shard1"]
 
 
 @pytest.mark.slow
@@ -178,3 +187,60 @@ def test_per_net_power_of_the_small_plain_netlist(small_synth, tmp_path):
     flops = gate_power.flip_flop_bits(flat, lib)
     assert max(activity.rate(b) for b in flops) <= 1.0
     assert power.per_net.total_w > power.uniform.total_w > 0
+
+
+def test_fault_campaigns_split_their_faults_over_shards():
+    assert gate_faults.shard_counts(5, 2) == [3, 2]
+    assert gate_faults.shard_counts(3, 8) == [1, 1, 1]
+    assert gate_faults.shard_counts(0, 4) == [0]
+    with pytest.raises(gate_faults.GateFaultError, match="shards: 0"):
+        gate_faults.shard_counts(5, 0)
+
+
+_KEPT = """module dot(a, y);
+  input a;
+  output y;
+  INVX1 _1_ (
+    .A(a),
+    .Y(y)
+  );
+endmodule
+module ae_top(clk, d, q);
+  input clk;
+  input d;
+  output q;
+  wire n;
+  dot u0 (
+    .a(d),
+    .y(n)
+  );
+  dot u1 (
+    .a(n),
+    .y(m)
+  );
+  INVX1 _1_ (
+    .A(m),
+    .Y(k)
+  );
+  DFFPOSX1 _2_ (
+    .CLK(clk),
+    .D(k),
+    .Q(q)
+  );
+endmodule
+"""
+
+
+def test_fault_points_are_drawn_from_the_top_only_and_kept_modules_stay_untouched(tmp_path):
+    """A module kept whole (used twice) holds an instance named like one of the top's: only the
+    top's cells become points, and only the top's pins get an XOR."""
+    lib = _library()
+    flat = tmp_path / "flat.v"
+    flat.write_text(_KEPT)
+    points = gate_faults.fault_points(flat, lib, upsets=5, transients=5, seed=1)
+    assert sorted((p.kind, p.instance) for p in points) == [("transient", "_1_"), ("upset", "_2_")]
+    text = gate_faults.fault_netlist(flat, points, tmp_path / "faults.v").read_text()
+    dot, top = text.split("module ae_top(")
+    assert "asicgen_fault" not in dot and dot == _KEPT.split("module ae_top(")[0]
+    assert top.count("asicgen_fault[") == 2 and "input [1:0] asicgen_fault;" in top
+    assert gate_netlist.repeated_modules(flat, lib) == {"dot"}

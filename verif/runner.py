@@ -20,13 +20,15 @@ flow's vectors, one build after the other on a shared 2-core machine: hardened, 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,33 +99,30 @@ def control_file(public: Sequence[Public]) -> str:
     return "\n".join(["`verilator_config", *(p.directive() for p in public)]) + "\n"
 
 
-def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, build_dir: Path,
-               config: Mapping[str, Any], testcase: str | Sequence[str] | None = None,
-               parameters: Mapping[str, object] | None = None, build_args: Sequence[str] = (),
-               simulator: str = DEFAULT_SIMULATOR, waves: bool = False, optimise: bool = False,
-               public: Sequence[Public] | None = None,
-               after_build: Callable[[], None] | None = None, plusargs: Sequence[str] = (),
-               extra_env: Mapping[str, str] | None = None) -> SimResult:
-    """Build `sources` (once per build_dir) and run the cocotb tests of `test_module`.
+@dataclass(frozen=True)
+class CocotbBuild:
+    """A testbench built once, for one or several test runs (`simulate`, `run_shards`)."""
 
-    `public`: on Verilator, only these signals (and those the sources mark public themselves) are
-    reachable from the tests; None keeps cocotb's default, every signal. `after_build`: called
-    between the build and the simulation (e.g. to take the build's peak memory). `plusargs` and
-    `extra_env` go to the simulation."""
+    build_dir: Path
+    toplevel: str
+    waves: bool
+    seconds: float
+    #: the cocotb runner that built it: its test step needs what the build step recorded
+    runner: Any = field(repr=False, compare=False)
+
+
+def build_cocotb(*, sources: Sequence[Path], toplevel: str, build_dir: Path,
+                 parameters: Mapping[str, object] | None = None, build_args: Sequence[str] = (),
+                 simulator: str = DEFAULT_SIMULATOR, waves: bool = False, optimise: bool = False,
+                 public: Sequence[Public] | None = None) -> CocotbBuild:
+    """Build `sources` into `build_dir` (arguments as in `run_cocotb`)."""
     if simulator == "verilator":
         verilator_environment(optimise)
     elif shutil.which("iverilog") is None:
         raise SimulationError(f"simulator {simulator!r} is not installed")
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    config_path = build_dir / f"tb_config_{test_module.rsplit('.', 1)[-1]}.json"
-    config_path.write_text(json.dumps(config, indent=1, default=_jsonable))
-    runner = get_runner(simulator)
-    # the runner logs each (very long) simulator command line at INFO; where TensorFlow has
-    # set up logging that lands on the user's terminal. The logs in build_dir keep the output.
-    runner.log.setLevel(logging.WARNING)
-    stem = test_module.rsplit(".", 1)[-1]
-    results, log = build_dir / f"results_{stem}.xml", build_dir / f"sim_{stem}.log"
+    runner = _runner(simulator)
     sources = [Path(s).resolve() for s in sources]
     args = list(build_args)
     if simulator == "verilator":
@@ -138,21 +137,77 @@ def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, buil
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=str(build_dir),
                  parameters=dict(parameters or {}), build_args=args, timescale=("1ns", "1ps"),
                  waves=waves, log_file=str(build_dir / "build.log"))
-    t1 = time.perf_counter()
-    if after_build is not None:
-        after_build()
+    return CocotbBuild(build_dir, toplevel, waves, time.perf_counter() - t0, runner)
+
+
+def _runner(simulator: str):
+    runner = get_runner(simulator)
+    # the runner logs each (very long) simulator command line at INFO; where TensorFlow has
+    # set up logging that lands on the user's terminal. The logs in build_dir keep the output.
+    runner.log.setLevel(logging.WARNING)
+    return runner
+
+
+def simulate(build: CocotbBuild, *, test_module: str, config: Mapping[str, Any],
+                test_dir: Path | None = None, testcase: str | Sequence[str] | None = None,
+                plusargs: Sequence[str] = (), extra_env: Mapping[str, str] | None = None) -> SimResult:
+    """Run the cocotb tests of `test_module` on `build`, in `test_dir` (default: the build
+    folder), which gets the config file, the results and the log."""
+    test_dir = build.build_dir if test_dir is None else Path(test_dir).resolve()
+    test_dir.mkdir(parents=True, exist_ok=True)
+    stem = test_module.rsplit(".", 1)[-1]
+    config_path = test_dir / f"tb_config_{stem}.json"
+    config_path.write_text(json.dumps(config, indent=1, default=_jsonable))
+    results, log = test_dir / f"results_{stem}.xml", test_dir / f"sim_{stem}.log"
+    t0 = time.perf_counter()
     try:
-        xml = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=str(build_dir),
-                          testcase=testcase, extra_env={**(extra_env or {}), CONFIG_ENV: str(config_path)},
-                          plusargs=list(plusargs), results_xml=str(results), timescale=("1ns", "1ps"),
-                          waves=waves, log_file=str(log))
+        # a copy per run: the test step keeps its settings on the runner, and shards run at once
+        xml = copy.copy(build.runner).test(
+            test_module=test_module, hdl_toplevel=build.toplevel, build_dir=str(build.build_dir),
+            test_dir=str(test_dir), testcase=testcase,
+            extra_env={**(extra_env or {}), CONFIG_ENV: str(config_path)}, plusargs=list(plusargs),
+            results_xml=str(results), timescale=("1ns", "1ps"), waves=build.waves, log_file=str(log))
     except SystemExit:  # the runner exits when a test fails; the results file says which
         xml = results
     if not Path(xml).is_file():
         raise SimulationError(f"the simulation produced no results; see {log}")
-    t2 = time.perf_counter()
     tests, failed = get_results(xml)
-    return SimResult(tests, failed, t1 - t0, t2 - t1, Path(xml))
+    return SimResult(tests, failed, build.seconds, time.perf_counter() - t0, Path(xml))
+
+
+def run_shards(build: CocotbBuild, *, test_module: str, configs: Sequence[Mapping[str, Any]],
+               test_root: Path, workers: int, testcase: str | Sequence[str] | None = None) -> list[SimResult]:
+    """One run of `test_module` on `build` per config, `workers` at a time, each in its own
+    folder `test_root/shard<k>`: a long run split across the cores of one machine. The
+    simulations are processes of their own, so threads only wait on them."""
+    if workers < 1:
+        raise ValueError(f"workers: {workers}, expected at least 1")
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(simulate, build, test_module=test_module, config=config, testcase=testcase,
+                               test_dir=Path(test_root) / f"shard{k}") for k, config in enumerate(configs)]
+        return [f.result() for f in futures]
+
+
+def run_cocotb(*, sources: Sequence[Path], toplevel: str, test_module: str, build_dir: Path,
+               config: Mapping[str, Any], testcase: str | Sequence[str] | None = None,
+               parameters: Mapping[str, object] | None = None, build_args: Sequence[str] = (),
+               simulator: str = DEFAULT_SIMULATOR, waves: bool = False, optimise: bool = False,
+               public: Sequence[Public] | None = None,
+               after_build: Callable[[], None] | None = None, plusargs: Sequence[str] = (),
+               extra_env: Mapping[str, str] | None = None) -> SimResult:
+    """Build `sources` (once per build_dir) and run the cocotb tests of `test_module`.
+
+    `public`: on Verilator, only these signals (and those the sources mark public themselves) are
+    reachable from the tests; None keeps cocotb's default, every signal. `after_build`: called
+    between the build and the simulation (e.g. to take the build's peak memory). `plusargs` and
+    `extra_env` go to the simulation."""
+    build = build_cocotb(sources=sources, toplevel=toplevel, build_dir=build_dir, parameters=parameters,
+                         build_args=build_args, simulator=simulator, waves=waves, optimise=optimise,
+                         public=public)
+    if after_build is not None:
+        after_build()
+    return simulate(build, test_module=test_module, config=config, testcase=testcase, plusargs=plusargs,
+                       extra_env=extra_env)
 
 
 def load_config() -> dict[str, Any]:

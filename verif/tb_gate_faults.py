@@ -1,6 +1,7 @@
 """cocotb fault campaign on a fault-injection build of a mapped ae_top (asicgen/gate_faults.py).
 
-The image is programmed over I2C and read back; then, fault after fault, a few region modules
+The image is programmed over I2C and read back; then, fault after fault (upsets and transients
+taking turns, `faults` of each kind), a few region modules
 stream while one point's bit of `asicgen_fault` is high from the falling edge before a rising
 edge to just after it (an upset: that flip-flop stores its complement at the edge; a
 transient: the net is wrong at the edge), and the outputs of those modules are compared with
@@ -72,8 +73,12 @@ async def faults_while_streaming(dut):
 
     codes = np.load(config["vectors"])["codes"]
     per_kind = {k: {"faults": 0, "spoiled_faults": 0, "bad_outputs": 0} for k in ("upset", "transient")}
-    for i in range(config["faults"]):
-        point = points[rng.randrange(len(points))]
+    # kinds take turns, so `faults` of each kind that has points
+    by_kind = {k: [p for p in points if p["kind"] == k] for k in per_kind}
+    kinds = [k for k in per_kind if by_kind[k]]
+    for i in range(config["faults"] * len(kinds)):
+        candidates = by_kind[kinds[i % len(kinds)]]
+        point = candidates[rng.randrange(len(candidates))]
         rows = codes[rng.randrange(len(codes) - MODULES_PER_FAULT):][:MODULES_PER_FAULT]
         bench.model.push(rows, design.default_elinks)
         sending = cocotb.start_soon(bench.driver.send(rows, design.ii))
@@ -90,7 +95,7 @@ async def faults_while_streaming(dut):
         stats["faults"] += 1
         stats["spoiled_faults"] += bad > 0
         stats["bad_outputs"] += bad
-        if i % 1000 == 999:
+        if i % 2000 == 1999:
             dut._log.info("%d faults: %s", i + 1, per_kind)
     await ClockCycles(dut.clk, SETTLE_CLOCKS)
 
@@ -99,7 +104,7 @@ async def faults_while_streaming(dut):
     clean_rows = codes[: config["clean_modules"]]
     await bench.stream(clean_rows, design.default_elinks)
     clean_bad = _reset_queues(bench)
-    result = {"faults": config["faults"], "points": len(points), "per_kind": per_kind,
+    result = {"faults": config["faults"] * len(kinds), "points": len(points), "per_kind": per_kind,
               "read_back_acked": all(acks), "read_back_bytes_differing": differ,
               "clean_modules": len(clean_rows), "clean_bad_outputs": clean_bad}
     Path(config["stats"]).write_text(json.dumps(result, indent=1))
