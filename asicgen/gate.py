@@ -262,6 +262,52 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
     return figures
 
 
+def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library,
+                    programmed: dict[str, WeightSet], command: str, *, modules: int, faults: int,
+                    fault_points: int, shards: int, power: bool, seed: int) -> None:
+    """What `gatesim_command` writes into its staging folder, but the manifest."""
+    print(f"[gatesim] proving the {library.name} cell models against the Liberty", file=sys.stderr)
+    proven = prove_models(library, stage / "cells")
+    runs = []
+    for netlist in netlists:
+        print(f"[gatesim] {netlist.label}: {netlist.path} (Verilator build, then I2C and {modules} "
+              "modules)", file=sys.stderr)
+        run = simulate_netlist(netlist.path, proven, library, programmed[netlist.label],
+                               stage / netlist.label, modules)
+        print(f"[gatesim] {netlist.label}: {run.flattened_cells:,} cells, image read back equal, "
+              f"{run.modules} modules bit-exact (build {run.result.build_seconds:.0f} s, run "
+              f"{run.result.run_seconds:.0f} s)", file=sys.stderr)
+        runs.append(run)
+    campaigns = []
+    for netlist in netlists if faults else []:
+        hardened = netlist.build == "hardened"
+        print(f"[gatesim] {netlist.label}: fault-injection build, {faults} upsets and {faults} "
+              f"transients on {fault_points} random points, {shards} shard(s)", file=sys.stderr)
+        campaign = run_fault_campaign(netlist.path, library, programmed[netlist.label],
+                                      stage / f"faults_{netlist.label}",
+                                      upset_points=fault_points // 2, transient_points=fault_points // 2,
+                                      faults=faults, expect_survival=hardened, shards=shards)
+        if campaign.failed or campaign.survived != hardened:
+            raise GateSimError(f"fault campaign on {netlist.path}: the {netlist.build} netlist "
+                               f"{'lost state' if hardened else 'survived every fault'}; see "
+                               f"{stage / f'faults_{netlist.label}'}")
+        print(f"[gatesim] {netlist.label}: {campaign.line()}", file=sys.stderr)
+        campaigns.append((netlist, campaign))
+    powers = []
+    for netlist in netlists if power else []:
+        print(f"[gatesim] {netlist.label}: activity of every net (a build with toggle counts, two runs), "
+              "then OpenSTA", file=sys.stderr)
+        measured = _power(netlist, library, programmed[netlist.label], modules, seed,
+                          stage / f"power_{netlist.label}")
+        print(f"[gatesim] {netlist.label}: {power_line(measured, netlist.design.ii)}", file=sys.stderr)
+        powers.append((netlist, measured))
+    text = summary_markdown(runs, netlists, proven, command) + campaign_markdown(campaigns) \
+        + power_markdown(powers)
+    write_text(stage / "gatesim.md", text)
+    figures = netlist_figures(runs, netlists, campaigns, powers)
+    write_text(stage / FIGURES_FILE, json.dumps([asdict(f) for f in figures], indent=1) + "\n")
+
+
 def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
                     seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000,
                     power: bool = False, builds: tuple[str, ...] = (), shards: int = 1) -> Path:
@@ -276,46 +322,15 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
     library = read_library(netlists[0].library)
     # a wrong --weights fails here, before any build
     programmed = {n.label: netlist_weights(n, weights, seed) for n in netlists}
-    with staged_folder(Path(out), GATESIM_KIND, force=force) as stage:
-        print(f"[gatesim] proving the {library.name} cell models against the Liberty", file=sys.stderr)
-        proven = prove_models(library, stage / "cells")
-        runs = []
-        for netlist in netlists:
-            print(f"[gatesim] {netlist.label}: {netlist.path} (Verilator build, then I2C and {modules} "
-                  "modules)", file=sys.stderr)
-            run = simulate_netlist(netlist.path, proven, library, programmed[netlist.label],
-                                   stage / netlist.label, modules)
-            print(f"[gatesim] {netlist.label}: {run.flattened_cells:,} cells, image read back equal, "
-                  f"{run.modules} modules bit-exact (build {run.result.build_seconds:.0f} s, run "
-                  f"{run.result.run_seconds:.0f} s)", file=sys.stderr)
-            runs.append(run)
-        campaigns = []
-        for netlist in netlists if faults else []:
-            hardened = netlist.build == "hardened"
-            print(f"[gatesim] {netlist.label}: fault-injection build, {faults} upsets and {faults} "
-                  f"transients on {fault_points} random points, {shards} shard(s)", file=sys.stderr)
-            campaign = run_fault_campaign(netlist.path, library, programmed[netlist.label],
-                                          stage / f"faults_{netlist.label}",
-                                          upset_points=fault_points // 2, transient_points=fault_points // 2,
-                                          faults=faults, expect_survival=hardened, shards=shards)
-            if campaign.failed or campaign.survived != hardened:
-                raise GateSimError(f"fault campaign on {netlist.path}: the {netlist.build} netlist "
-                                   f"{'lost state' if hardened else 'survived every fault'}; see "
-                                   f"{stage / f'faults_{netlist.label}'}")
-            print(f"[gatesim] {netlist.label}: {campaign.line()}", file=sys.stderr)
-            campaigns.append((netlist, campaign))
-        powers = []
-        for netlist in netlists if power else []:
-            print(f"[gatesim] {netlist.label}: activity of every net (a build with toggle counts, two runs), "
-                  "then OpenSTA", file=sys.stderr)
-            measured = _power(netlist, library, programmed[netlist.label], modules, seed,
-                              stage / f"power_{netlist.label}")
-            print(f"[gatesim] {netlist.label}: {power_line(measured, netlist.design.ii)}", file=sys.stderr)
-            powers.append((netlist, measured))
-        text = summary_markdown(runs, netlists, proven, command) + campaign_markdown(campaigns) \
-            + power_markdown(powers)
-        write_text(stage / "gatesim.md", text)
-        figures = netlist_figures(runs, netlists, campaigns, powers)
-        write_text(stage / FIGURES_FILE, json.dumps([asdict(f) for f in figures], indent=1) + "\n")
-        write_manifest(stage, GATESIM_KIND, {"command": command, "source": str(synth_dir)})
+    fields = {"command": command, "source": str(synth_dir)}
+    # a failed run keeps its folder (builds, logs) for inspection, marked failed
+    with staged_folder(Path(out), GATESIM_KIND, force=force, keep_on_error=True) as stage:
+        try:
+            _gatesim_stages(stage, netlists, library, programmed, command, modules=modules, faults=faults,
+                            fault_points=fault_points, shards=shards, power=power, seed=seed)
+        except Exception as err:
+            write_manifest(stage, GATESIM_KIND, {**fields, "status": "failed", "error": str(err)})
+            shown = str(err).replace(str(stage), str(out))
+            raise GateSimError(f"{shown} (the run's folder is kept for inspection: {out})") from err
+        write_manifest(stage, GATESIM_KIND, {**fields, "status": "passed"})
     return Path(out) / "gatesim.md"

@@ -164,8 +164,8 @@ def test_small_netlists_at_gate_level_stream_and_survive_faults(small_synth, tmp
     for build in ("plain", "hardened"):
         counts = figures[build].faults
         assert (counts["upsets"], counts["transients"], counts["shards"]) == (150, 150, 2), counts
-    assert sorted(p.name for p in (tmp_path / "gate" / "faults_ii8_csa_hardened" / "shards").iterdir()) \
-        == ["shard0", "shard1"]
+    shards = next((tmp_path / "gate").glob("faults_*_hardened")) / "shards"
+    assert sorted(p.name for p in shards.iterdir()) == ["shard0", "shard1"]
 
 
 @pytest.mark.slow
@@ -244,3 +244,25 @@ def test_fault_points_are_drawn_from_the_top_only_and_kept_modules_stay_untouche
     assert "asicgen_fault" not in dot and dot == _KEPT.split("module ae_top(")[0]
     assert top.count("asicgen_fault[") == 2 and "input [1:0] asicgen_fault;" in top
     assert gate_netlist.repeated_modules(flat, lib) == {"dot"}
+
+
+@pytest.mark.slow
+def test_a_failed_gatesim_keeps_its_folder_marked_failed(small_synth, tmp_path, monkeypatch):
+    """A run that fails leaves its folder (builds, logs) for inspection, its manifest marked
+    failed, and the error names the folder as given, not the hidden staging one."""
+    syn, _ = small_synth
+
+    def failing(library, build):
+        (build / "build.log").parent.mkdir(parents=True, exist_ok=True)
+        (build / "build.log").write_text("the build's log\n")
+        raise gate.GateSimError(f"the cell proof failed; see {build}")
+
+    monkeypatch.setattr(gate, "prove_models", failing)
+    out = tmp_path / "gate"
+    with pytest.raises(gate.GateSimError) as caught:
+        gate.gatesim_command(syn, out, "test")
+    message = str(caught.value)
+    assert f"see {out / 'cells'}" in message and "staging" not in message and "kept for inspection" in message
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "cell proof failed" in manifest["error"]
+    assert (out / "cells" / "build.log").read_text() == "the build's log\n"
