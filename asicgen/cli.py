@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from asicgen.cli_options import build_parser
+from asicgen.cluster import load_cluster
 from asicgen.core.atomic import install_interrupt_handler
 from asicgen.core.image import load_image, program_cycles, write_image
 from asicgen.core.outputs import (
@@ -157,10 +158,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_gatesim(args: argparse.Namespace) -> int:
+    cluster = load_cluster(Path(args.cluster)) if args.cluster else None  # a bad file fails before any build
     path = gatesim_command(Path(args.synth), Path(args.out), args.command_line,
                            Path(args.weights) if args.weights else None, args.modules, force=args.force,
                            faults=args.faults, power=args.power, builds=tuple(args.builds or ()),
-                           shards=args.shards)
+                           shards=args.shards, cluster=cluster)
     print(f"[gatesim] report -> {path}", file=sys.stderr)
     return 0
 

@@ -303,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=_at_least(1, "shards"), default=1,
                    help="split each fault campaign over this many simulations of one build, side by side "
                         "(one per core; default 1)")
+    p.add_argument("--cluster", default=None, metavar="TOML",
+                   help="run the shards on this Dask cluster instead (a file with a [cluster] table as "
+                        "in a sweep file: local, scheduler, slurm or htcondor; the workers must see this "
+                        "folder at the same path)")
     p.add_argument("--builds", nargs="+", choices=("plain", "hardened"), default=None,
                    help="only the netlists of these builds (default: every netlist of the folder)")
     p.add_argument("--power", action="store_true",

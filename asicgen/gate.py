@@ -4,6 +4,7 @@ before use, under cocotb + Verilator."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import asdict, dataclass, fields
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from asicgen.cell_models import CHECK_FILE, CHECK_TOP, check_config, check_netlist_cells, harness_verilog
+from asicgen.cluster import Cluster, make_client
 from asicgen.core.atomic import write_text
 from asicgen.core.naming import TOP
 from asicgen.core.outputs import GATESIM_KIND, staged_folder, write_manifest
@@ -264,7 +266,7 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
 
 def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library,
                     programmed: dict[str, WeightSet], command: str, *, modules: int, faults: int,
-                    fault_points: int, shards: int, power: bool, seed: int) -> None:
+                    fault_points: int, shards: int, power: bool, seed: int, executor: Any) -> None:
     """What `gatesim_command` writes into its staging folder, but the manifest."""
     print(f"[gatesim] proving the {library.name} cell models against the Liberty", file=sys.stderr)
     proven = prove_models(library, stage / "cells")
@@ -286,7 +288,8 @@ def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library
         campaign = run_fault_campaign(netlist.path, library, programmed[netlist.label],
                                       stage / f"faults_{netlist.label}",
                                       upset_points=fault_points // 2, transient_points=fault_points // 2,
-                                      faults=faults, expect_survival=hardened, shards=shards)
+                                      faults=faults, expect_survival=hardened, shards=shards,
+                                      executor=executor)
         if campaign.failed or campaign.survived != hardened:
             raise GateSimError(f"fault campaign on {netlist.path}: the {netlist.build} netlist "
                                f"{'lost state' if hardened else 'survived every fault'}; see "
@@ -310,12 +313,13 @@ def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library
 
 def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
                     seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000,
-                    power: bool = False, builds: tuple[str, ...] = (), shards: int = 1) -> Path:
+                    power: bool = False, builds: tuple[str, ...] = (), shards: int = 1,
+                    cluster: Cluster | None = None) -> Path:
     """`asicgen gatesim`: every mapped netlist of a synth folder programmed over I2C, read back and
     streamed bit-exact, with cell models proven against the library first; with `faults`, then a
     campaign of that many upsets and as many transients on each (asicgen.gate_faults), split
-    over `shards` simulations side by side: the hardened netlists must survive it, the plain ones
-    must not. Writes OUT whole."""
+    over `shards` simulations side by side (on this machine, or on the Dask `cluster`): the
+    hardened netlists must survive it, the plain ones must not. Writes OUT whole."""
     netlists = [n for n in mapped_netlists(synth_dir) if not builds or n.build in builds]
     if not netlists:
         raise GateSimError(f"{synth_dir}: no {' or '.join(builds)} netlist")
@@ -326,8 +330,13 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
     # a failed run keeps its folder (builds, logs) for inspection, marked failed
     with staged_folder(Path(out), GATESIM_KIND, force=force, keep_on_error=True) as stage:
         try:
-            _gatesim_stages(stage, netlists, library, programmed, command, modules=modules, faults=faults,
-                            fault_points=fault_points, shards=shards, power=power, seed=seed)
+            with contextlib.ExitStack() as stack:
+                executor = None
+                if cluster is not None and faults:
+                    executor = stack.enter_context(contextlib.closing(make_client(cluster)))
+                _gatesim_stages(stage, netlists, library, programmed, command, modules=modules, faults=faults,
+                                fault_points=fault_points, shards=shards, power=power, seed=seed,
+                                executor=executor)
         except Exception as err:
             write_manifest(stage, GATESIM_KIND, {**fields, "status": "failed", "error": str(err)})
             shown = str(err).replace(str(stage), str(out))

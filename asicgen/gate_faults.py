@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -231,14 +232,16 @@ def _merge(raw: list[dict]) -> tuple[dict[str, dict[str, int]], int | None, int]
 
 def run_fault_campaign(netlist: Path, library: Library, weights: WeightSet, build: Path, *,
                        upset_points: int, transient_points: int, faults: int, expect_survival: bool,
-                       seed: int = 3, clean_modules: int = 40, shards: int = 1) -> FaultCampaign:
+                       seed: int = 3, clean_modules: int = 40, shards: int = 1,
+                       executor: Any = None) -> FaultCampaign:
     """`faults` upsets and `faults` transients, one at a time, on random points of the mapped
     `netlist` while modules stream (verif/tb_gate_faults.py); afterwards the image read back and
     a clean stream. The netlist's modules used more than once (the dot products and
     requantisers: stateless datapath) stay whole, built once each, and hold no points.
 
-    `shards` runs of the one build share the faults, side by side (one per core), each with its
-    own seed, read-back and clean stream. With `expect_survival` a shard's cocotb test fails if
+    `shards` runs of the one build share the faults, side by side (one per core, or on the
+    workers of `executor`, e.g. a Dask client), each with its own seed, read-back and clean
+    stream. With `expect_survival` a shard's cocotb test fails if
     anything is left wrong, without it (a plain control) if nothing is."""
     build = Path(build)
     repeated = repeated_modules(netlist, library)
@@ -261,7 +264,7 @@ def run_fault_campaign(netlist: Path, library: Library, weights: WeightSet, buil
               "clean_modules": clean_modules, "expect_survival": expect_survival}
     configs = [{**common, "seed": seed + k, "faults": n, "stats": stats[k]} for k, n in enumerate(counts)]
     results = run_shards(built, test_module="verif.tb_gate_faults", configs=configs, test_root=root,
-                         workers=len(counts))
+                         workers=len(counts), executor=executor)
     missing = [str(s.parent) for s in stats if not s.is_file()]
     if missing:
         raise GateFaultError(f"the fault campaign on {netlist} wrote no results in {', '.join(missing)}")

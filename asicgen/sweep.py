@@ -43,42 +43,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import dask_jobqueue
-from distributed import Client, LocalCluster, as_completed
+from distributed import as_completed
 
+from asicgen.cluster import Cluster, make_client
 from asicgen.core.artefacts import ArtefactError, Ip, TrainRun
 from asicgen.core.atomic import write_text
 from asicgen.core.outputs import check_folder_output, staged_folder, write_manifest
-from asicgen.core.raw import ConfigError, check_keys, get_int, get_str, load_config_file
+from asicgen.core.raw import ConfigError, check_keys, get_int, load_config_file
 from asicgen.region import retrain
 
 SWEEP_KIND = "sweep"
-CLUSTER_KINDS = ("local", "scheduler", "slurm", "htcondor")
 TRAINING_KEYS = ("epochs", "modules", "seed", "eval_modules")
-
-
-@dataclass(frozen=True)
-class Cluster:
-    kind: str = "local"
-    workers: int | None = None
-    address: str | None = None
-    cores: int = 1
-    memory: str = "4GB"
-    walltime: str = "04:00:00"
-    queue: str | None = None
-
-    @classmethod
-    def from_raw(cls, raw: Any, where: str) -> Cluster:
-        raw = check_keys(raw, where, set(),
-                         {"kind", "workers", "address", "cores", "memory", "walltime", "queue"})
-        kind = get_str(raw, "kind", where, "local", CLUSTER_KINDS)
-        if kind == "scheduler" and "address" not in raw:
-            raise ConfigError(f"{where}: kind = \"scheduler\" needs address = \"tcp://host:port\"")
-        return cls(kind, get_int(raw, "workers", where, lo=1) if "workers" in raw else None,
-                   get_str(raw, "address", where) if "address" in raw else None,
-                   get_int(raw, "cores", where, 1, lo=1), get_str(raw, "memory", where, "4GB"),
-                   get_str(raw, "walltime", where, "04:00:00"),
-                   get_str(raw, "queue", where) if "queue" in raw else None)
 
 
 @dataclass(frozen=True)
@@ -162,26 +137,6 @@ def run_task(task: Task, folder: str) -> dict[str, Any]:
             result.update(status="error", result=f"{type(err).__name__}: {err}")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
-
-
-# -- the cluster ---------------------------------------------------------------------------------
-
-
-def make_client(cluster: Cluster):
-    """A Dask client on the configured cluster (the caller closes it)."""
-    if cluster.kind == "scheduler":
-        return Client(cluster.address)
-    if cluster.kind == "local":
-        # one thread per worker process: TensorFlow and the simulators use the cores themselves
-        return Client(LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None))
-    batch = {"slurm": dask_jobqueue.SLURMCluster, "htcondor": dask_jobqueue.HTCondorCluster}[cluster.kind]
-    options: dict[str, Any] = {"cores": cluster.cores, "memory": cluster.memory, "walltime": cluster.walltime}
-    if cluster.queue and cluster.kind == "slurm":
-        options["queue"] = cluster.queue
-    batch_cluster = batch(**options)
-    batch_cluster.scale(jobs=cluster.workers or 1)
-    return Client(batch_cluster)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from asicgen import cell_models, gate, gate_faults, gate_netlist, gate_power, liberty, synth
+from asicgen.cluster import Cluster, load_cluster, make_client
 from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
+from asicgen.core.raw import ConfigError
 from asicgen.core.weights import WeightSet, weights_document
+from verif.runner import Public, build_cocotb, run_shards
 from verif.vectors import region_vectors
 
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
@@ -266,3 +269,39 @@ def test_a_failed_gatesim_keeps_its_folder_marked_failed(small_synth, tmp_path, 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "cell proof failed" in manifest["error"]
     assert (out / "cells" / "build.log").read_text() == "the build's log\n"
+
+
+@pytest.mark.slow
+def test_shards_of_one_build_run_on_a_dask_cluster(proven, tmp_path):
+    """The proof harness built once, run as three shards on a local Dask cluster of two worker
+    processes: two with the Liberty's reference pass, one whose NAND2 reference is an AND fails;
+    each shard ran in its own folder."""
+    lib = _library()
+    built = build_cocotb(sources=[proven.path], toplevel=cell_models.CHECK_TOP, build_dir=tmp_path / "sim",
+                         public=[Public(cell_models.CHECK_TOP, "*")])
+    cells = cell_models.check_config(lib)
+    wrong = json.loads(json.dumps(cells))
+    nand = next(c for c in wrong if c["name"] == "NAND2X1")
+    nand["tables"]["Y"] = [1 - bit for bit in nand["tables"]["Y"]]
+    configs = [{"cells": c, "seed": seed, "sequential_steps": 500}
+               for c, seed in ((cells, 1), (cells, 2), (wrong, 1))]
+    client = make_client(Cluster(workers=2))
+    try:
+        results = run_shards(built, test_module="verif.tb_cells", configs=configs,
+                             test_root=tmp_path / "shards", workers=3, executor=client)
+    finally:
+        client.close()
+    assert [r.failed for r in results][:2] == [0, 0] and results[2].failed > 0
+    assert [r.results_xml.parent.name for r in results] == ["shard0", "shard1", "shard2"]
+
+
+def test_a_cluster_file_is_checked(tmp_path):
+    path = tmp_path / "cluster.toml"
+    path.write_text('[cluster]\nkind = "slurm"\nworkers = 4\ncores = 2\n')
+    assert load_cluster(path) == Cluster(kind="slurm", workers=4, cores=2)
+    path.write_text('[cluster]\nkind = "scheduler"\n')
+    with pytest.raises(ConfigError, match="needs address"):
+        load_cluster(path)
+    path.write_text('[clusters]\nkind = "local"\n')
+    with pytest.raises(ConfigError, match="clusters"):
+        load_cluster(path)

@@ -20,6 +20,7 @@ flow's vectors, one build after the other on a shared 2-core machine: hardened, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -176,15 +177,21 @@ def simulate(build: CocotbBuild, *, test_module: str, config: Mapping[str, Any],
 
 
 def run_shards(build: CocotbBuild, *, test_module: str, configs: Sequence[Mapping[str, Any]],
-               test_root: Path, workers: int, testcase: str | Sequence[str] | None = None) -> list[SimResult]:
-    """One run of `test_module` on `build` per config, `workers` at a time, each in its own
-    folder `test_root/shard<k>`: a long run split across the cores of one machine. The
-    simulations are processes of their own, so threads only wait on them."""
+               test_root: Path, workers: int, testcase: str | Sequence[str] | None = None,
+               executor: Any = None) -> list[SimResult]:
+    """One run of `test_module` on `build` per config, each in its own folder
+    `test_root/shard<k>`: a long run split across cores or machines. Without `executor`,
+    `workers` at a time on this machine (the simulations are processes of their own, so threads
+    only wait on them); else on the executor's workers (e.g. a Dask client: they must see the
+    build and `test_root` at the same paths)."""
     if workers < 1:
         raise ValueError(f"workers: {workers}, expected at least 1")
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(simulate, build, test_module=test_module, config=config, testcase=testcase,
-                               test_dir=Path(test_root) / f"shard{k}") for k, config in enumerate(configs)]
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(ThreadPoolExecutor(max_workers=workers))
+        futures = [executor.submit(simulate, build, test_module=test_module, config=config,
+                                   testcase=testcase, test_dir=Path(test_root) / f"shard{k}")
+                   for k, config in enumerate(configs)]
         return [f.result() for f in futures]
 
 
