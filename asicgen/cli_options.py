@@ -294,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None,
                    help="trained network to program (training folder or weights.json; default: random "
                         "weights)")
-    p.add_argument("--modules", type=_at_least(1, "modules"), default=200,
-                   help="region modules streamed per netlist (default 200)")
+    p.add_argument("--modules", type=_at_least(0, "modules"), default=200,
+                   help="region modules streamed per netlist (default 200; 0: no streaming run, with "
+                        "--faults only)")
     p.add_argument("--faults", type=_at_least(0, "faults"), default=0,
                    help="then this many upsets and as many transients on each netlist, one at a time "
                         "while modules stream (hardened must survive, plain must not; docs/gate.md); "

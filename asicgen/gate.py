@@ -142,6 +142,9 @@ def summary_markdown(runs: list[GateRun], netlists: list[MappedNetlist], proven:
         lines.append(f"| {netlist.design.ii} | {netlist.build} | {netlist.dot_structure} | "
                      f"{sum(run.cells.values()):,} | {run.flattened_cells:,} | equal | {run.modules:,} | "
                      f"{run.result.build_seconds:.0f} | {run.result.run_seconds:.0f} |")
+    if not runs:
+        lines = lines[:-3] + ["No streaming run (`--modules 0`): the fault campaigns below program the image "
+                              "over I2C and read it back themselves."]
     return "\n".join(lines) + "\n"
 
 
@@ -243,7 +246,8 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
     by_label_faults = {n.label: c for n, c in campaigns}
     by_label_power = {n.label: p for n, p in powers}
     figures = []
-    for run, netlist in zip(runs, netlists, strict=True):
+    for netlist in netlists:
+        run = next((r for r in runs if r.netlist == netlist.path), None)
         c, p = by_label_faults.get(netlist.label), by_label_power.get(netlist.label)
         faults = None if c is None else {
             "upsets": c.per_kind["upset"]["faults"], "transients": c.per_kind["transient"]["faults"],
@@ -257,10 +261,15 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
             "energy_per_inference_pj": p.energy_pj(p.per_net, netlist.design.ii),
             "one_activity_energy_pj": p.energy_pj(p.uniform, netlist.design.ii),
             "clocks": p.activity.cycles, "cells_measured": p.measured_cells}
+        if run is None:  # no streaming run: the netlist's cells all the same
+            found = hierarchy(netlist.path, read_library(netlist.library))
+            cells, flattened, modules = sum(found.cells.values()), found.flattened_cells(TOP), 0
+            seconds = (0.0, 0.0)
+        else:
+            cells, flattened, modules = sum(run.cells.values()), run.flattened_cells, run.modules
+            seconds = (round(run.result.build_seconds, 1), round(run.result.run_seconds, 1))
         figures.append(NetlistFigures(netlist.label, netlist.design.ii, netlist.build, netlist.dot_structure,
-                                      sum(run.cells.values()), run.flattened_cells, run.modules,
-                                      round(run.result.build_seconds, 1), round(run.result.run_seconds, 1),
-                                      faults, power))
+                                      cells, flattened, modules, *seconds, faults, power))
     return figures
 
 
@@ -271,7 +280,7 @@ def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library
     print(f"[gatesim] proving the {library.name} cell models against the Liberty", file=sys.stderr)
     proven = prove_models(library, stage / "cells")
     runs = []
-    for netlist in netlists:
+    for netlist in netlists if modules else []:
         print(f"[gatesim] {netlist.label}: {netlist.path} (Verilator build, then I2C and {modules} "
               "modules)", file=sys.stderr)
         run = simulate_netlist(netlist.path, proven, library, programmed[netlist.label],
@@ -320,6 +329,9 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
     campaign of that many upsets and as many transients on each (asicgen.gate_faults), split
     over `shards` simulations side by side (on this machine, or on the Dask `cluster`): the
     hardened netlists must survive it, the plain ones must not. Writes OUT whole."""
+    if modules == 0 and (power or not faults):
+        raise GateSimError("--modules 0 skips the streaming run: it needs --faults (whose campaigns program "
+                           "and read back the image themselves) and no --power (which streams the modules)")
     netlists = [n for n in mapped_netlists(synth_dir) if not builds or n.build in builds]
     if not netlists:
         raise GateSimError(f"{synth_dir}: no {' or '.join(builds)} netlist")

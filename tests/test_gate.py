@@ -130,6 +130,9 @@ def test_modules_used_more_than_once_are_built_once(tmp_path):
 def test_gatesim_refuses_a_folder_that_is_not_a_mapped_synth(tmp_path):
     with pytest.raises(synth.SynthError, match="not a synthesis report written by `asicgen synth`"):
         gate.gatesim_command(tmp_path, tmp_path / "out", "test")
+    for options in ({}, {"faults": 10, "power": True}):
+        with pytest.raises(gate.GateSimError, match="--modules 0 skips the streaming run"):
+            gate.gatesim_command(tmp_path, tmp_path / "out", "test", modules=0, **options)
 
 
 @pytest.fixture(scope="module")
