@@ -162,7 +162,7 @@ def cmd_gatesim(args: argparse.Namespace) -> int:
     path = gatesim_command(Path(args.synth), Path(args.out), args.command_line,
                            Path(args.weights) if args.weights else None, args.modules, force=args.force,
                            faults=args.faults, power=args.power, builds=tuple(args.builds or ()),
-                           shards=args.shards, cluster=cluster)
+                           shards=args.shards, cluster=cluster, clean_modules=args.clean_modules)
     print(f"[gatesim] report -> {path}", file=sys.stderr)
     return 0
 

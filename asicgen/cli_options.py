@@ -304,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=_at_least(1, "shards"), default=1,
                    help="split each fault campaign over this many simulations of one build, side by side "
                         "(one per core; default 1)")
+    p.add_argument("--clean-modules", type=_at_least(1, "clean modules"), default=40,
+                   help="modules each campaign shard streams after its faults and its read-back, all "
+                        "bit-exact for a hardened netlist (default 40)")
     p.add_argument("--cluster", default=None, metavar="TOML",
                    help="run the shards on this Dask cluster instead (a file with a [cluster] table as "
                         "in a sweep file: local, scheduler, slurm or htcondor; the workers must see this "

@@ -160,13 +160,15 @@ def campaign_markdown(campaigns: list[tuple[MappedNetlist, FaultCampaign]]) -> s
              "there. Shards share the faults, side by side, each reading back and streaming at its end "
              "(image bytes: the worst shard; bad outputs: every shard's).", "",
              "| II | build | points | upsets (spoiled crossings) | transients (spoiled crossings) | "
-             "image bytes wrong after | bad outputs after | shards | Verilator build (s) | simulation (s) |",
+             "image bytes wrong after | bad outputs after (modules per shard) | shards | "
+             "Verilator build (s) | simulation (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for netlist, c in campaigns:
         up, tr = c.per_kind["upset"], c.per_kind["transient"]
         lines.append(f"| {netlist.design.ii} | {netlist.build} | {c.points:,} | {up['faults']:,} "
                      f"({up['spoiled_faults']:,}) | {tr['faults']:,} ({tr['spoiled_faults']:,}) | "
-                     f"{c.read_back_bytes_differing} | {c.clean_bad_outputs} | {c.shards} | "
+                     f"{c.read_back_bytes_differing} | {c.clean_bad_outputs} ({c.clean_modules:,}) | "
+                     f"{c.shards} | "
                      f"{c.build_seconds:.0f} | {c.run_seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
@@ -252,7 +254,7 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
         faults = None if c is None else {
             "upsets": c.per_kind["upset"]["faults"], "transients": c.per_kind["transient"]["faults"],
             "image_bytes_wrong_after": c.read_back_bytes_differing,
-            "bad_outputs_after": c.clean_bad_outputs,
+            "bad_outputs_after": c.clean_bad_outputs, "clean_modules_per_shard": c.clean_modules,
             "shards": c.shards, "build_seconds": round(c.build_seconds, 1),
             "run_seconds": round(c.run_seconds, 1)}
         power = None if p is None else {
@@ -275,7 +277,8 @@ def netlist_figures(runs: list[GateRun], netlists: list[MappedNetlist],
 
 def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library,
                     programmed: dict[str, WeightSet], command: str, *, modules: int, faults: int,
-                    fault_points: int, shards: int, power: bool, seed: int, executor: Any) -> None:
+                    fault_points: int, shards: int, power: bool, seed: int, executor: Any,
+                    clean_modules: int) -> None:
     """What `gatesim_command` writes into its staging folder, but the manifest."""
     print(f"[gatesim] proving the {library.name} cell models against the Liberty", file=sys.stderr)
     proven = prove_models(library, stage / "cells")
@@ -298,7 +301,7 @@ def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library
                                       stage / f"faults_{netlist.label}",
                                       upset_points=fault_points // 2, transient_points=fault_points // 2,
                                       faults=faults, expect_survival=hardened, shards=shards,
-                                      executor=executor)
+                                      executor=executor, clean_modules=clean_modules)
         if campaign.failed or campaign.survived != hardened:
             raise GateSimError(f"fault campaign on {netlist.path}: the {netlist.build} netlist "
                                f"{'lost state' if hardened else 'survived every fault'}; see "
@@ -323,7 +326,7 @@ def _gatesim_stages(stage: Path, netlists: list[MappedNetlist], library: Library
 def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | None = None, modules: int = 200,
                     seed: int = 5, force: bool = False, faults: int = 0, fault_points: int = 1000,
                     power: bool = False, builds: tuple[str, ...] = (), shards: int = 1,
-                    cluster: Cluster | None = None) -> Path:
+                    cluster: Cluster | None = None, clean_modules: int = 40) -> Path:
     """`asicgen gatesim`: every mapped netlist of a synth folder programmed over I2C, read back and
     streamed bit-exact, with cell models proven against the library first; with `faults`, then a
     campaign of that many upsets and as many transients on each (asicgen.gate_faults), split
@@ -348,7 +351,7 @@ def gatesim_command(synth_dir: Path, out: Path, command: str, weights: Path | No
                     executor = stack.enter_context(contextlib.closing(make_client(cluster)))
                 _gatesim_stages(stage, netlists, library, programmed, command, modules=modules, faults=faults,
                                 fault_points=fault_points, shards=shards, power=power, seed=seed,
-                                executor=executor)
+                                executor=executor, clean_modules=clean_modules)
         except Exception as err:
             write_manifest(stage, GATESIM_KIND, {**fields, "status": "failed", "error": str(err)})
             shown = str(err).replace(str(stage), str(out))

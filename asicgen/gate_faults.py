@@ -34,6 +34,7 @@ from asicgen.core.weights import WeightSet
 from asicgen.gate_netlist import inline_netlist, repeated_modules
 from asicgen.liberty import Library
 from tmr.yosys import run_script
+from training.regions import preset_names
 from verif.params import wrapper_parameters
 from verif.runner import Public, SimResult, build_cocotb, run_shards
 from verif.vectors import region_vectors
@@ -189,6 +190,8 @@ class FaultCampaign:
     read_back_bytes_differing: int | None
     #: bad outputs of the clean streams after the faults, over every shard
     clean_bad_outputs: int
+    #: modules each shard streamed after its faults and read-back
+    clean_modules: int
     results: tuple[SimResult, ...]
 
     @property
@@ -250,7 +253,8 @@ def run_fault_campaign(netlist: Path, library: Library, weights: WeightSet, buil
     faulty = fault_netlist(flat, points, build / FAULT_FILE)
     inlined = inline_netlist(faulty, library, build / INLINE_FAULT_FILE, hierarchical=True)
     design = weights.design
-    codes = region_vectors(design, per_region=100, seed=seed).codes
+    per_region = max(100, -(-clean_modules // len(preset_names())))
+    codes = region_vectors(design, per_region=per_region, seed=seed).codes
     np.savez(build / "vectors.npz", codes=codes)
     built = build_cocotb(sources=[inlined.path, FAULT_WRAPPER], toplevel="tb_gate_fault",
                          build_dir=build / "sim", build_args=inlined.build_args,
@@ -269,5 +273,6 @@ def run_fault_campaign(netlist: Path, library: Library, weights: WeightSet, buil
     if missing:
         raise GateFaultError(f"the fault campaign on {netlist} wrote no results in {', '.join(missing)}")
     per_kind, differing, clean_bad = _merge([json.loads(s.read_text()) for s in stats])
+    clean = min(json.loads(s.read_text())["clean_modules"] for s in stats)
     return FaultCampaign(Path(netlist), len(points), len(repeated), len(counts), per_kind, differing,
-                         clean_bad, tuple(results))
+                         clean_bad, clean, tuple(results))

@@ -162,7 +162,7 @@ def test_small_netlists_at_gate_level_stream_and_survive_faults(small_synth, tmp
     assert "4 tests, 0 failed" in text
     assert len(campaigns) == 2
     hardened = next(r for r in campaigns if "| hardened |" in r).split("|")
-    assert hardened[6].strip() == "0" and hardened[7].strip() == "0", hardened
+    assert hardened[6].strip() == "0" and hardened[7].strip() == "0 (40)", hardened
     figures = {f.build: f for f in gate.read_figures(tmp_path / "gate")}
     assert figures["hardened"].faults["image_bytes_wrong_after"] == 0 and figures["plain"].modules == 60
     plain = figures["plain"].faults
