@@ -13,7 +13,7 @@ from asicgen.core.arch import EncoderArch
 from asicgen.core.design import Design
 from asicgen.core.raw import ConfigError
 from asicgen.core.weights import WeightSet, weights_document
-from verif.runner import Public, build_cocotb, run_shards
+from verif.runner import Public, SimResult, build_cocotb, run_shards
 from verif.vectors import region_vectors
 
 SMALL = EncoderArch(conv_filters=2, dense_units=4)
@@ -308,3 +308,26 @@ def test_a_cluster_file_is_checked(tmp_path):
     path.write_text('[clusters]\nkind = "local"\n')
     with pytest.raises(ConfigError, match="clusters"):
         load_cluster(path)
+
+
+def test_campaign_reports_merge_their_shards(tmp_path):
+    """Two shards' results: faults summed per kind, the worst read-back, the bad outputs of both,
+    and the modules each streamed at its end, in the table and in gatesim.json's figures."""
+    raw = [{"per_kind": {"upset": {"faults": 3, "spoiled_faults": 1, "bad_outputs": 2},
+                         "transient": {"faults": 3, "spoiled_faults": 0, "bad_outputs": 0}},
+            "read_back_bytes_differing": 0, "clean_bad_outputs": 0},
+           {"per_kind": {"upset": {"faults": 2, "spoiled_faults": 2, "bad_outputs": 5},
+                         "transient": {"faults": 2, "spoiled_faults": 1, "bad_outputs": 1}},
+            "read_back_bytes_differing": 4, "clean_bad_outputs": 7}]
+    per_kind, worst, bad = gate_faults._merge(raw)
+    assert per_kind["upset"] == {"faults": 5, "spoiled_faults": 3, "bad_outputs": 7}
+    assert per_kind["transient"]["faults"] == 5 and (worst, bad) == (4, 7)
+    assert gate_faults._merge([{**raw[0], "read_back_bytes_differing": None}, raw[1]])[1] is None
+    result = SimResult(1, 0, 12.0, 30.0, tmp_path / "r.xml")
+    campaign = gate_faults.FaultCampaign(tmp_path / "n.v", 1000, 4, 2, per_kind, worst, bad, 2000,
+                                         (result, SimResult(1, 0, 12.0, 41.0, tmp_path / "s.xml")))
+    netlist = synth.MappedNetlist(Design.build(SMALL), "plain", "chain", "osu018", tmp_path / "n.v")
+    row = gate.campaign_markdown([(netlist, campaign)]).splitlines()[-1].split("|")
+    assert [c.strip() for c in row[1:-1]] == ["1", "plain", "1,000", "5 (3)", "5 (1)", "4", "7 (2,000)", "2",
+                                              "12", "41"]
+    assert not campaign.survived and campaign.run_seconds == 41.0 and campaign.failed == 0
