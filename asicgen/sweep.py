@@ -21,14 +21,8 @@ The sweep file (TOML; paths relative to it):
     seed = 1
     eval_modules = 20000
 
-    [cluster]                           # optional; default: kind = "local", one worker per core
-    kind = "local"                      # local | scheduler | slurm | htcondor
-    workers = 2                         # local and batch kinds
-    address = "tcp://host:8786"         # kind = "scheduler"
-    cores = 2                           # batch kinds: per job
-    memory = "8GB"
-    walltime = "04:00:00"
-    queue = "short"                     # optional
+    [cluster]                           # optional: the table asicgen.cluster describes
+    kind = "local"                      # default: a local cluster, one worker per core
 """
 
 from __future__ import annotations
