@@ -138,7 +138,8 @@ def summary_markdown(runs: list[GateRun], netlists: list[MappedNetlist], proven:
              "| II | build | dot products | cells (netlist, each module once) | cells (flattened) | "
              "image over I2C, read back | modules bit-exact | Verilator build (s) | simulation (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for run, netlist in zip(runs, netlists, strict=True):
+    for run in runs:
+        netlist = next(n for n in netlists if n.path == run.netlist)
         lines.append(f"| {netlist.design.ii} | {netlist.build} | {netlist.dot_structure} | "
                      f"{sum(run.cells.values()):,} | {run.flattened_cells:,} | equal | {run.modules:,} | "
                      f"{run.result.build_seconds:.0f} | {run.result.run_seconds:.0f} |")

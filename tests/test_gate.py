@@ -331,3 +331,22 @@ def test_campaign_reports_merge_their_shards(tmp_path):
     assert [c.strip() for c in row[1:-1]] == ["1", "plain", "1,000", "5 (3)", "5 (1)", "4", "7 (2,000)", "2",
                                               "12", "41"]
     assert not campaign.survived and campaign.run_seconds == 41.0 and campaign.failed == 0
+
+
+def test_a_campaign_without_a_streaming_run_is_reported(tmp_path):
+    """`--modules 0`: the report says there was no streaming run, and the figures count the
+    netlist's cells from the netlist itself."""
+    lib = _library()
+    path = tmp_path / "n.v"
+    path.write_text(_KEPT)
+    netlist = synth.MappedNetlist(Design.build(SMALL), "hardened", "chain", lib.name, path)
+    proven = gate.ProvenModels(tmp_path / "cells.v", lib.name, SimResult(4, 0, 6.0, 3.0, tmp_path / "p.xml"))
+    text = gate.summary_markdown([], [netlist], proven, "asicgen gatesim syn --modules 0 --faults 5")
+    assert "No streaming run (`--modules 0`)" in text and "| II | build |" not in text
+    per_kind = {k: {"faults": 5, "spoiled_faults": 0, "bad_outputs": 0} for k in ("upset", "transient")}
+    campaign = gate_faults.FaultCampaign(path, 2, 1, 1, per_kind, 0, 0, 40,
+                                         (SimResult(1, 0, 1.0, 2.0, tmp_path / "r.xml"),))
+    [figures] = gate.netlist_figures([], [netlist], [(netlist, campaign)], [])
+    # dot: one cell, used twice; the top: two cells of its own
+    assert (figures.cells, figures.flattened_cells, figures.modules) == (3, 4, 0)
+    assert figures.faults["upsets"] == 5 and figures.faults["clean_modules_per_shard"] == 40
