@@ -31,7 +31,7 @@ from asicgen.cell_models import Instance, chain_pins, netlist_items
 from asicgen.core.atomic import write_text
 from asicgen.core.naming import TOP
 from asicgen.core.weights import WeightSet
-from asicgen.gate_netlist import inline_netlist, repeated_modules
+from asicgen.gate_netlist import MODULE_HEADER, inline_netlist, repeated_modules
 from asicgen.liberty import Library
 from tmr.yosys import run_script
 from training.regions import preset_names
@@ -47,7 +47,6 @@ GATE_SCL_HZ = 1e6
 FAULT_FILE = "faults.v"
 INLINE_FAULT_FILE = "faults_inline.v"
 _REPLICA = re.compile(r"^(?P<base>.+)__tmr[012]$")
-_MODULE = re.compile(r"^module\s+(\S+)\s*\(")
 
 
 class GateFaultError(RuntimeError):
@@ -102,7 +101,7 @@ def top_instances(flat: Path, library: Library) -> Iterator[Instance]:
         if isinstance(item, Instance):
             if current == TOP:
                 yield item
-        elif found := _MODULE.match(item):
+        elif found := MODULE_HEADER.match(item):
             current = found.group(1)
 
 
@@ -182,8 +181,6 @@ FAULT_WRAPPER = Path(verif.__file__).with_name("tb_gate_fault.sv")
 class FaultCampaign:
     netlist: Path
     points: int
-    #: modules kept whole (built once each, no points inside)
-    kept_modules: int
     shards: int
     per_kind: dict[str, dict[str, int]]
     #: the most image bytes any shard read back wrong (None: a read-back was not acknowledged)
@@ -272,7 +269,7 @@ def run_fault_campaign(netlist: Path, library: Library, weights: WeightSet, buil
     missing = [str(s.parent) for s in stats if not s.is_file()]
     if missing:
         raise GateFaultError(f"the fault campaign on {netlist} wrote no results in {', '.join(missing)}")
-    per_kind, differing, clean_bad = _merge([json.loads(s.read_text()) for s in stats])
-    clean = min(json.loads(s.read_text())["clean_modules"] for s in stats)
-    return FaultCampaign(Path(netlist), len(points), len(repeated), len(counts), per_kind, differing,
-                         clean_bad, clean, tuple(results))
+    raw = [json.loads(s.read_text()) for s in stats]
+    per_kind, differing, clean_bad = _merge(raw)
+    return FaultCampaign(Path(netlist), len(points), len(counts), per_kind, differing, clean_bad,
+                         min(r["clean_modules"] for r in raw), tuple(results))

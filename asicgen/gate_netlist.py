@@ -162,7 +162,8 @@ def _state(instance: Instance, cell: Cell, index: int) -> State:
                  verilog_expression(group.data, nets), outputs)
 
 
-_MODULE = re.compile(r"^module\s+(\S+)\s*\(")
+#: a module header line; group 1 the module name
+MODULE_HEADER = re.compile(r"^module\s+(\S+)\s*\(")
 _SUBMODULE = re.compile(r"^\s+(\S+)\s+\S+\s+\($")
 #: Verilator's mark of a module it builds once, as its own library, for every instance
 HIER_BLOCK = "  /*verilator hier_block*/"
@@ -192,7 +193,7 @@ def hierarchy(netlist: Path, library: Library) -> Hierarchy:
     for item in netlist_items(netlist, library):
         if isinstance(item, Instance):
             cells[current] = cells.get(current, 0) + 1
-        elif found := _MODULE.match(item):
+        elif found := MODULE_HEADER.match(item):
             current = found.group(1)
             cells.setdefault(current, 0)
             children[current] = Counter()
@@ -219,12 +220,12 @@ def block_names(hier_blocks: Collection[str]) -> dict[str, str]:
 def _renamed(line: str, names: Mapping[str, str]) -> tuple[str, str | None]:
     """`line` with a module header's or an instance's module name renamed; and the original
     name of a renamed header."""
-    for pattern in (_MODULE, _SUBMODULE):
+    for pattern in (MODULE_HEADER, _SUBMODULE):
         found = pattern.match(line)
         if found and found.group(1) in names:
             start, end = found.span(1)
             return line[:start] + names[found.group(1)] + " " + line[end:].lstrip(), \
-                found.group(1) if pattern is _MODULE else None
+                found.group(1) if pattern is MODULE_HEADER else None
     return line, None
 
 

@@ -324,7 +324,7 @@ def test_campaign_reports_merge_their_shards(tmp_path):
     assert per_kind["transient"]["faults"] == 5 and (worst, bad) == (4, 7)
     assert gate_faults._merge([{**raw[0], "read_back_bytes_differing": None}, raw[1]])[1] is None
     result = SimResult(1, 0, 12.0, 30.0, tmp_path / "r.xml")
-    campaign = gate_faults.FaultCampaign(tmp_path / "n.v", 1000, 4, 2, per_kind, worst, bad, 2000,
+    campaign = gate_faults.FaultCampaign(tmp_path / "n.v", 1000, 2, per_kind, worst, bad, 2000,
                                          (result, SimResult(1, 0, 12.0, 41.0, tmp_path / "s.xml")))
     netlist = synth.MappedNetlist(Design.build(SMALL), "plain", "chain", "osu018", tmp_path / "n.v")
     row = gate.campaign_markdown([(netlist, campaign)]).splitlines()[-1].split("|")
@@ -344,7 +344,7 @@ def test_a_campaign_without_a_streaming_run_is_reported(tmp_path):
     text = gate.summary_markdown([], [netlist], proven, "asicgen gatesim syn --modules 0 --faults 5")
     assert "No streaming run (`--modules 0`)" in text and "| II | build |" not in text
     per_kind = {k: {"faults": 5, "spoiled_faults": 0, "bad_outputs": 0} for k in ("upset", "transient")}
-    campaign = gate_faults.FaultCampaign(path, 2, 1, 1, per_kind, 0, 0, 40,
+    campaign = gate_faults.FaultCampaign(path, 2, 1, per_kind, 0, 0, 40,
                                          (SimResult(1, 0, 1.0, 2.0, tmp_path / "r.xml"),))
     [figures] = gate.netlist_figures([], [netlist], [(netlist, campaign)], [])
     # dot: one cell, used twice; the top: two cells of its own
